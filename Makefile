@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make run` serves the demo data, `make test` runs the suite.
+# Both install what is missing (virtualenv, Python packages, PostgreSQL + PostGIS) and can
+# be run again harmlessly. DATABASE_URL overrides the database, PORT the port.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+YIZHAN := $(VENV)/bin/yizhan
+PORT ?= 8000
+export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
+export PORT
+
+.PHONY: run test install db lint format clean
+
+run: db
+	$(YIZHAN) seed
+	$(YIZHAN) hours refresh
+	@echo "Yizhan serves the demo data on http://127.0.0.1:$(PORT) (API docs: /docs)"
+	$(YIZHAN) serve --bind 127.0.0.1 --port $(PORT)
+
+test: install
+	scripts/ensure-postgres.sh
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg
+	scripts/ensure-venv.sh $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+db: install
+	scripts/ensure-postgres.sh
+	$(PY) scripts/ensure_db.py
+	$(YIZHAN) db upgrade
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""Yizhan: the union waystation registry API."""
+
+from flask import Flask
+
+from service.config import Config
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    """Build the app: extensions bound, blueprints registered, nothing else."""
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+
+    from service import docs, errors
+    from service.amenities.routes import blp as amenities_blp
+    from service.extensions import api, db
+    from service.health.routes import blp as health_blp
+    from service.sites.routes import blp as sites_blp
+
+    db.init_app(app)
+    api.init_app(app)
+    errors.register(app)
+    for blp in (sites_blp, amenities_blp, health_blp):
+        api.register_blueprint(blp)
+    docs.register(app)
+    return app

@@ -1,0 +1,118 @@
+"""The `yizhan` command: database, demo data, opening hours, production server."""
+
+import logging
+import os
+import shutil
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from service import create_app, hours_store
+from service.extensions import db
+from service.http import now
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+def main() -> None:
+    """Yizhan: the union waystation registry."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations, then sync the amenity vocabulary."""
+    from schema import migrate
+    from service.amenities.queries import sync_vocabulary
+
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    with db.writing() as conn:
+        n = sync_vocabulary(conn)
+    click.echo(f"database at {revision}; {n} amenity codes")
+
+
+@main.command("seed")
+@click.option("--synthetic", type=float, default=0, help="Also add N synthetic sites (e.g. 1e5).")
+@click.option("--seed", "rng_seed", type=int, default=42, show_default=True)
+@with_appcontext
+def seed(synthetic: float, rng_seed: int) -> None:
+    """Load the demo orgs and sites from fixtures/ (idempotent)."""
+    from fixtures import synthetic as synth
+    from service import seeding
+
+    cfg = current_app.config
+    with db.writing() as conn:
+        stats = seeding.load_demo(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
+    click.echo(f"demo data: {stats}")
+    if synthetic:
+        with db.writing() as conn:
+            added = synth.load(conn, int(synthetic), rng_seed, now(), cfg["HOURS_HORIZON_DAYS"])
+        click.echo(f"synthetic sites added: {added}")
+
+
+@main.group("hours")
+def hours_group() -> None:
+    """Materialised opening hours."""
+
+
+@hours_group.command("refresh")
+@with_appcontext
+def hours_refresh() -> None:
+    """Recompute every pattern's open intervals and roll the horizon forward (run daily)."""
+    cfg = current_app.config
+    with db.writing() as conn:
+        stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
+    click.echo(f"hours refreshed: {stats}")
+
+
+@main.group("orgs")
+def orgs_group() -> None:
+    """The org tree."""
+
+
+@orgs_group.command("add")
+@click.argument("code")
+@click.argument("name")
+@with_appcontext
+def orgs_add(code: str, name: str) -> None:
+    """Add (or rename) an org; its parent must exist unless it is a root."""
+    from service import seeding
+
+    with db.writing() as conn:
+        org_id = seeding.upsert_org(conn, code, name)
+    click.echo(f"org {code} (id {org_id})")
+
+
+@main.command("serve")
+@click.option("--workers", type=int, default=None, help="Default: 2 x CPU cores + 1.")
+@click.option("--port", type=int, default=None, help="Default: $PORT or 8000.")
+@click.option("--bind", "host", default="0.0.0.0", show_default=True)
+def serve(workers: int | None, port: int | None, host: str) -> None:
+    """Production server: gunicorn, sync workers sized for this machine."""
+    gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    workers = workers or 2 * (os.cpu_count() or 1) + 1
+    port = port or int(os.environ.get("PORT", 8000))
+    args = [
+        gunicorn,
+        "service.wsgi:app",
+        f"--bind={host}:{port}",
+        f"--workers={workers}",
+        "--worker-class=sync",
+        "--timeout=30",
+        "--graceful-timeout=20",
+        "--keep-alive=5",
+        "--max-requests=20000",
+        "--max-requests-jitter=2000",
+        "--access-logfile=-",
+    ]
+    os.execv(gunicorn, args)

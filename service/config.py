@@ -1,0 +1,38 @@
+"""Configuration read from the environment, with safe defaults for a local run."""
+
+import os
+
+DEFAULT_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:5432/yizhan"
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
+    # Per process; gunicorn runs a few workers, so keep pools small (see `yizhan serve`).
+    DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+    DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 5000)
+    # How far ahead opening hours are materialised; `open_at` beyond it is a 422.
+    HOURS_HORIZON_DAYS = _int("HOURS_HORIZON_DAYS", 14)
+    # Public holidays ("PH") are taken from this country's calendar.
+    HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
+    DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # Callable returning an aware datetime; tests replace it to freeze "now".
+    NOW = None
+
+    API_TITLE = "Yizhan"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    JSON_AS_ASCII = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    DB_POOL_SIZE = 2

@@ -1,0 +1,103 @@
+"""One RFC 9457 problem+json shape; every error handler lives here."""
+
+import logging
+
+import orjson
+import sqlalchemy.exc
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:yizhan:problem:"
+
+
+def problem(
+    status: int,
+    detail: str,
+    title: str | None = None,
+    kind: str | None = None,
+    errors: dict | list | None = None,
+    headers: dict | None = None,
+) -> Response:
+    """A problem+json response. `kind` names a Yizhan problem type; else about:blank."""
+    if title is None:
+        title = _status_title(status)
+    body = {
+        "type": f"{TYPE_PREFIX}{kind}" if kind else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(orjson.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _status_title(status: int) -> str:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return HTTP_STATUS_CODES.get(status, "Error")
+
+
+def _flatten_messages(messages: dict) -> dict:
+    """webargs nests messages by location ({"query": {"lat": [...]}}); clients want fields."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if not isinstance(fields, dict):
+            flat[location] = fields
+            continue
+        for field, msgs in fields.items():
+            name = "request" if field == "_schema" else field
+            flat.setdefault(name, [])
+            flat[name].extend(msgs if isinstance(msgs, list) else [msgs])
+    return flat
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    data = getattr(exc, "data", None) or {}
+    headers = dict(data.get("headers") or {})
+    if exc.code == 422 and "messages" in data:
+        errors = _flatten_messages(data["messages"])
+        names = ", ".join(sorted(errors))
+        return problem(
+            422,
+            f"Invalid parameters: {names}.",
+            title="Invalid request",
+            kind="validation",
+            errors=errors,
+            headers=headers,
+        )
+    if exc.code == 405 and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    detail = data.get("message") or exc.description or _status_title(exc.code or 500)
+    return problem(exc.code or 500, detail, headers=headers)
+
+
+def handle_database_error(exc: sqlalchemy.exc.DBAPIError) -> Response:
+    """Unreachable database or cancelled statement: 503, and never the database's text."""
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return problem(
+            503,
+            "The database is unavailable or too slow right now; retry shortly.",
+            kind="database-unavailable",
+            headers={"Retry-After": "2"},
+        )
+    return handle_unexpected(exc)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem(500, "An unexpected error occurred; it has been logged.")
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(sqlalchemy.exc.DBAPIError, handle_database_error)
+    app.register_error_handler(InternalServerError, lambda e: handle_unexpected(e))
+    app.register_error_handler(Exception, handle_unexpected)

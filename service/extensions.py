@@ -1,0 +1,99 @@
+"""Unbound extensions: the database handle and the flask-smorest Api."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask_smorest import Api
+
+logger = logging.getLogger(__name__)
+
+api = Api()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """libpq-style URLs (postgresql://, postgres://) on the psycopg2 driver.
+
+    SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; this stack uses psycopg2.
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url[len(scheme) :]
+    return url
+
+
+def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) -> sa.Engine:
+    """An engine whose connections suit this workload on a small machine.
+
+    Parallel plans made PostGIS queries many times slower on 2 cores, and a
+    runaway statement must not hold a worker: both are set per connection.
+    """
+    options = f"-c max_parallel_workers_per_gather=0 -c statement_timeout={statement_timeout_ms}"
+    return sa.create_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"options": options, "application_name": "yizhan"},
+    )
+
+
+class Database:
+    """Engines for the primary and (optionally) a read replica.
+
+    Views never touch engines directly: `reading()` and `writing()` hand out a
+    connection. Tests can `bind()` one external connection so every request
+    runs inside the test's transaction and is rolled back afterwards.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        cfg = app.config
+        primary = make_engine(
+            cfg["DATABASE_URL"], cfg["DB_POOL_SIZE"], cfg["DB_STATEMENT_TIMEOUT_MS"]
+        )
+        replica = primary
+        if cfg.get("DATABASE_REPLICA_URL"):
+            replica = make_engine(
+                cfg["DATABASE_REPLICA_URL"], cfg["DB_POOL_SIZE"], cfg["DB_STATEMENT_TIMEOUT_MS"]
+            )
+        app.extensions["yizhan.db"] = {"primary": primary, "replica": replica, "bound": None}
+
+    @staticmethod
+    def engine(role: str = "primary") -> sa.Engine:
+        return current_app.extensions["yizhan.db"][role]
+
+    @staticmethod
+    def bind(app: Flask, connection: sa.Connection | None) -> None:
+        app.extensions["yizhan.db"]["bound"] = connection
+
+    @staticmethod
+    def _bound_connection() -> sa.Connection | None:
+        return current_app.extensions["yizhan.db"]["bound"]
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection for read-only queries (the replica when configured)."""
+        bound = self._bound_connection()
+        if bound is not None:
+            with bound.begin_nested():  # a failing statement must not poison the test
+                yield bound
+            return
+        with self.engine("replica").connect() as conn:
+            yield conn
+
+    @contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """A connection in a transaction on the primary, committed on success."""
+        bound = self._bound_connection()
+        if bound is not None:
+            with bound.begin_nested():
+                yield bound
+            return
+        with self.engine("primary").begin() as conn:
+            yield conn
+
+
+db = Database()

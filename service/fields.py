@@ -1,0 +1,102 @@
+"""Marshmallow fields and validators shared by the resources' schemas."""
+
+import math
+import re
+from datetime import datetime
+
+from marshmallow import ValidationError, fields
+
+from service import vocabulary
+from service.crs import CRS_NAMES
+from service.models import KINDS
+
+ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
+
+
+class CommaList(fields.Field):
+    """`a,b,c` in a query string: a de-duplicated list of allowed codes."""
+
+    def __init__(self, allowed, what: str, max_items: int = 20, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.allowed = allowed
+        self.what = what
+        self.max_items = max_items
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
+        if not isinstance(value, str):
+            raise ValidationError("Expected a comma-separated list.")
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if not items:
+            raise ValidationError("Expected at least one value.")
+        if len(items) > self.max_items:
+            raise ValidationError(f"At most {self.max_items} values.")
+        allowed = self.allowed() if callable(self.allowed) else self.allowed
+        unknown = [v for v in items if v not in allowed]
+        if unknown:
+            raise ValidationError(f"Unknown {self.what}: {', '.join(unknown)}.")
+        return list(dict.fromkeys(items))
+
+
+class Coordinate(fields.Float):
+    """A latitude or longitude: finite, in range, and a hint when it looks swapped."""
+
+    def __init__(self, axis: str, **kwargs) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+        self.axis = axis
+
+    def _deserialize(self, value, attr, data, **kwargs) -> float:
+        number = super()._deserialize(value, attr, data, **kwargs)
+        limit = 90 if self.axis == "lat" else 180
+        if not math.isfinite(number) or not -limit <= number <= limit:
+            hint = ""
+            if self.axis == "lat" and -180 <= number <= 180:
+                hint = " (it looks like a longitude: are lat and lon swapped?)"
+            raise ValidationError(f"Must be between -{limit} and {limit}{hint}.")
+        return number
+
+
+class Instant(fields.DateTime):
+    """An RFC 3339 timestamp that must carry its UTC offset."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime:
+        if isinstance(value, str) and re.search(r"\d \d\d:?\d\d$", value):
+            value = value[:-6] + "+" + value[-5:]  # an unencoded "+08:00" arrives as " 08:00"
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is None:
+            raise ValidationError("Must include a UTC offset, e.g. 2026-11-26T20:50:00+08:00.")
+        return parsed
+
+
+def kind_list(**kwargs) -> CommaList:
+    return CommaList(KINDS, "kind", **kwargs)
+
+
+def amenity_list(**kwargs) -> CommaList:
+    return CommaList(vocabulary.codes, "amenity", **kwargs)
+
+
+def crs_field() -> fields.String:
+    from marshmallow.validate import OneOf
+
+    return fields.String(
+        load_default="wgs84",
+        validate=OneOf(CRS_NAMES),
+        metadata={
+            "description": "Datum of coordinates in and out: wgs84, gcj02 (Amap, Tencent) "
+            "or bd09 (Baidu)."
+        },
+    )
+
+
+def org_code(**kwargs) -> fields.String:
+    from marshmallow.validate import Regexp
+
+    return fields.String(
+        validate=Regexp(
+            ORG_CODE, error="Not an org code (dotted lowercase labels, e.g. zj.zs.dh)."
+        ),
+        **kwargs,
+    )

@@ -1,0 +1,51 @@
+"""Small response helpers shared by the resources."""
+
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import flask_smorest
+import orjson
+from flask import Response, current_app, request
+from flask_smorest import abort
+from webargs.flaskparser import FlaskParser
+
+
+class StrictParser(FlaskParser):
+    """Query schemas decide about unknown parameters (ours raise: a typo is a 422)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
+
+def json_response(
+    data, status: int = 200, headers: dict | None = None, mimetype: str = "application/json"
+) -> Response:
+    response = Response(orjson.dumps(data), status=status, mimetype=mimetype)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def now() -> datetime:
+    """The request's notion of "now" (tests freeze it through the NOW setting)."""
+    clock = current_app.config.get("NOW")
+    return clock() if clock else datetime.now(UTC)
+
+
+def url_with(**changes) -> str:
+    """The current URL with some query parameters replaced (for `next` links)."""
+    args = request.args.to_dict(flat=True)
+    args.update({k: v for k, v in changes.items() if v is not None})
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def invalid(field: str, message: str):
+    """A 422 for one parameter, in the same shape as schema validation errors."""
+    abort(422, messages={"query": {field: [message]}})

@@ -1,0 +1,114 @@
+"""SQLAlchemy 2.0 models, mirroring the schema that `schema/versions` creates.
+
+The migrations are the source of truth (indexes, checks, generated columns);
+these classes give queries typed, named columns to build on.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from geoalchemy2 import Geography, Geometry
+from sqlalchemy.dialects.postgresql import ARRAY, TSTZRANGE, Range
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+KINDS = ("station", "home", "facility")
+STATUSES = ("active", "temporarily_closed", "closed")
+
+
+class Ltree(sa.types.UserDefinedType):
+    """PostgreSQL `ltree`: dotted org codes, bound and read as plain strings."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "LTREE"
+
+    def bind_expression(self, bindvalue):
+        return sa.cast(bindvalue, self)
+
+    class comparator_factory(sa.types.UserDefinedType.Comparator):
+        def descendant_of(self, other):
+            """`code <@ other`: this org is `other` or below it."""
+            return self.op("<@", return_type=sa.Boolean)(other)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: sa.DateTime(timezone=True), str: sa.Text}
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(Ltree, unique=True)
+    name: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class Amenity(Base):
+    __tablename__ = "amenities"
+
+    code: Mapped[str] = mapped_column(primary_key=True)
+    label: Mapped[str]
+    label_en: Mapped[str]
+    category: Mapped[str]
+    sort_order: Mapped[int]
+
+
+class HoursPattern(Base):
+    """One distinct (opening_hours, timezone) pair shared by many sites."""
+
+    __tablename__ = "hours_patterns"
+
+    id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
+    opening_hours: Mapped[str]
+    timezone: Mapped[str]
+
+
+class HoursPatternInterval(Base):
+    """An open interval of a pattern within the materialised horizon."""
+
+    __tablename__ = "hours_pattern_intervals"
+
+    pattern_id: Mapped[int] = mapped_column(sa.ForeignKey("hours_patterns.id"), primary_key=True)
+    during: Mapped[Range[datetime]] = mapped_column(TSTZRANGE, primary_key=True)
+
+
+class HoursHorizon(Base):
+    __tablename__ = "hours_horizon"
+
+    singleton: Mapped[bool] = mapped_column(primary_key=True, default=True)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    refreshed_at: Mapped[datetime]
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    kind: Mapped[str]
+    name: Mapped[str]
+    name_en: Mapped[str | None]
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"))
+    external_id: Mapped[str | None]
+    address: Mapped[str | None]
+    geom = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+    geog = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False), sa.Computed("geom::geography")
+    )
+    amenities: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), default=list)
+    opening_hours: Mapped[str | None]
+    timezone: Mapped[str] = mapped_column(default="Asia/Shanghai")
+    hours_pattern_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hours_patterns.id"))
+    status: Mapped[str] = mapped_column(default="active")
+    area_m2: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 1))
+    star_rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    phone: Mapped[str | None]
+    description: Mapped[str | None]
+    search_text: Mapped[str] = mapped_column(sa.Computed("lower(name)"))
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    version: Mapped[int] = mapped_column(default=1)
+    deleted_at: Mapped[datetime | None]

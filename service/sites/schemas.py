@@ -1,0 +1,160 @@
+"""Marshmallow schemas: the documented shapes of site queries and responses."""
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from service.fields import (
+    Coordinate,
+    Instant,
+    amenity_list,
+    crs_field,
+    kind_list,
+    org_code,
+)
+from service.models import KINDS, STATUSES
+
+
+class StrictQuery(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt parameter is an error, not silently ignored
+
+
+class FilterArgs(StrictQuery):
+    """Filters shared by nearby, sites and tiles."""
+
+    kind = kind_list(metadata={"description": "Comma list of kinds; any of them."})
+    amenities = amenity_list(metadata={"description": "Comma list; the site has ALL of them."})
+    any_amenities = amenity_list(
+        metadata={"description": "Comma list; the site has AT LEAST ONE of them."}
+    )
+    open_now = fields.Boolean(
+        metadata={"description": "Only sites open at request time, in each site's own zone."}
+    )
+    open_at = Instant(
+        metadata={"description": "RFC 3339 instant; only sites open then. Not with open_now."}
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Substring of name, English name or address (Chinese works)."},
+    )
+    org = org_code(metadata={"description": "Org code; that org and its whole subtree."})
+    crs = crs_field()
+
+    @validates_schema
+    def _exclusive_times(self, data, **kwargs):
+        if data.get("open_now") and data.get("open_at") is not None:
+            raise ValidationError("open_now and open_at are exclusive.", "open_at")
+
+
+class NearbyArgs(FilterArgs):
+    lat = Coordinate("lat", required=True)
+    lon = Coordinate("lon", required=True)
+    radius = fields.Float(
+        load_default=3000,
+        allow_nan=False,
+        validate=validate.Range(1, 50000),
+        metadata={"description": "Search radius in metres (1..50000)."},
+    )
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(validate=validate.Length(max=500))
+
+
+class Bbox(fields.Field):
+    """`west,south,east,north` in degrees; west > east crosses the antimeridian."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = value.split(",") if isinstance(value, str) else []
+        if len(parts) != 4:
+            raise ValidationError("Expected four numbers: west,south,east,north.")
+        try:
+            west, south, east, north = (float(p) for p in parts)
+        except ValueError:
+            raise ValidationError("Expected four numbers: west,south,east,north.") from None
+        if any(v != v or v in (float("inf"), float("-inf")) for v in (west, south, east, north)):
+            raise ValidationError("Coordinates must be finite numbers.")
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            raise ValidationError("west and east must be between -180 and 180.")
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            raise ValidationError("south and north must be between -90 and 90.")
+        if south > north:
+            raise ValidationError("south must not be greater than north.")
+        return west, south, east, north
+
+
+class SitesArgs(FilterArgs):
+    bbox = Bbox(metadata={"description": "west,south,east,north (degrees, in `crs`)."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = fields.String(validate=validate.Length(max=500))
+    updated_since = Instant()
+    f = fields.String(validate=validate.OneOf(["json", "geojson"]))
+
+
+class SiteArgs(StrictQuery):
+    crs = crs_field()
+
+
+class HoursArgs(StrictQuery):
+    from_ = Instant(data_key="from", metadata={"description": "Window start (default: now)."})
+    days = fields.Integer(load_default=7, validate=validate.Range(1, 31))
+
+
+class LatLon(Schema):
+    lat = fields.Float(required=True)
+    lon = fields.Float(required=True)
+
+
+class OrgRef(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class SiteSchema(Schema):
+    """The Site resource, as every read endpoint returns it."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    name = fields.String(required=True)
+    name_en = fields.String(allow_none=True)
+    org = fields.Nested(OrgRef, required=True)
+    external_id = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    location = fields.Nested(LatLon, required=True)
+    amenities = fields.List(fields.String(), required=True)
+    opening_hours = fields.String(allow_none=True)
+    timezone = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    area_m2 = fields.Float(allow_none=True)
+    star_rating = fields.Integer(allow_none=True)
+    phone = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})
+    version = fields.Integer(required=True)
+
+
+class OpenState(Schema):
+    is_open = fields.Boolean(allow_none=True, metadata={"description": "null: hours unknown"})
+    next_change = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class NearbySiteSchema(SiteSchema):
+    distance_m = fields.Float(required=True)
+    open_state = fields.Nested(OpenState, required=True)
+
+
+class NearbyPage(Schema):
+    items = fields.List(fields.Nested(NearbySiteSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class SitePage(Schema):
+    items = fields.List(fields.Nested(SiteSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class Interval(Schema):
+    start = fields.String(required=True, metadata={"format": "date-time"})
+    end = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class HoursSchema(Schema):
+    timezone = fields.String(required=True)
+    intervals = fields.List(fields.Nested(Interval), required=True)

@@ -1,0 +1,114 @@
+"""Test fixtures: a throwaway PostGIS database per test run, one rolled-back transaction per test.
+
+The database is created from TEST_DATABASE_URL's server (default: DATABASE_URL's, or
+the local default), migrated, seeded with the demo fixtures at a frozen "now", and
+dropped at the end, so parallel runs and leftovers cannot interfere.
+"""
+
+import os
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+from psycopg2 import sql
+from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
+
+from schema import migrate
+from service import create_app, seeding
+from service.config import DEFAULT_DATABASE_URL, TestConfig
+from service.extensions import db, make_engine
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Monday 2026-11-30, 12:00 in Shanghai: every test sees this as "now".
+FROZEN_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=SHANGHAI)
+HORIZON_DAYS = 14
+
+
+def _server_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL") or os.environ.get(
+        "DATABASE_URL", DEFAULT_DATABASE_URL
+    )
+
+
+def _admin_connection(url: str):
+    conn = psycopg2.connect(**{**parse_dsn(url), "dbname": "postgres"})
+    conn.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
+    return conn
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    base = _server_url()
+    name = f"yizhan_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_connection(base)
+    with admin.cursor() as cur:
+        cur.execute(
+            sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+                sql.Identifier(name)
+            )
+        )
+    dsn = parse_dsn(base)
+    dsn["dbname"] = name
+    url = "postgresql://{user}{pw}@{host}:{port}/{dbname}".format(
+        user=dsn.get("user", "postgres"),
+        pw=f":{dsn['password']}" if dsn.get("password") else "",
+        host=dsn.get("host", "127.0.0.1"),
+        port=dsn.get("port", "5432"),
+        dbname=name,
+    )
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url, pool_size=1)
+        with engine.begin() as conn:
+            seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        engine.dispose()
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    run_config = type(
+        "RunConfig",
+        (TestConfig,),
+        {
+            "DATABASE_URL": database_url,
+            "NOW": lambda: FROZEN_NOW,
+            "HOURS_HORIZON_DAYS": HORIZON_DAYS,
+        },
+    )
+    app = create_app(run_config)
+    yield app
+    for engine in set(app.extensions["yizhan.db"].values()) - {None}:
+        engine.dispose()
+
+
+@pytest.fixture()
+def conn(app):
+    """A connection in a transaction that every request of the test shares; rolled back."""
+    engine = db_engine(app)
+    with engine.connect() as connection:
+        outer = connection.begin()
+        db.bind(app, connection)
+        try:
+            yield connection
+        finally:
+            db.bind(app, None)
+            outer.rollback()
+
+
+def db_engine(app) -> sa.Engine:
+    return app.extensions["yizhan.db"]["primary"]
+
+
+@pytest.fixture()
+def client(app, conn):
+    return app.test_client()
