@@ -20,6 +20,7 @@ from schema import migrate
 from service import create_app, seeding
 from service.config import DEFAULT_DATABASE_URL, TestConfig
 from service.extensions import db, make_engine
+from service.sites.store import upsert_site
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2026-11-30, 12:00 in Shanghai: every test sees this as "now".
@@ -112,3 +113,27 @@ def db_engine(app) -> sa.Engine:
 @pytest.fixture()
 def client(app, conn):
     return app.test_client()
+
+
+@pytest.fixture()
+def make_site(conn):
+    """Insert a site inside the test's transaction; returns its id."""
+    counter = iter(range(1, 10_000))
+
+    def make(lat: float, lon: float, **fields) -> int:
+        org_id = conn.scalar(
+            sa.text("SELECT id FROM orgs WHERE code = :c"), {"c": fields.pop("org", "zj")}
+        )
+        data = {
+            "kind": "station",
+            "name": f"测试驿站 {next(counter)}",
+            "external_id": f"TEST-{uuid.uuid4().hex[:12]}",
+            "opening_hours": "24/7",
+            "location": {"lat": lat, "lon": lon},
+            **fields,
+        }
+        site_id, outcome = upsert_site(conn, org_id, data, FROZEN_NOW, HORIZON_DAYS, "CN")
+        assert outcome == "created"
+        return site_id
+
+    return make

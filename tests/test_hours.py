@@ -1,0 +1,193 @@
+"""Opening hours: parsing, evaluation in the site's zone, materialised open_now/open_at."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from service import hours, hours_store
+from tests.conftest import FROZEN_NOW, HORIZON_DAYS
+
+SH = ZoneInfo("Asia/Shanghai")
+# A spot with no demo site near it, so a bbox around it isolates the test's own sites.
+LAT, LON = 45.0, 90.0
+BOX = "89.9,44.9,90.1,45.1"
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    "expression, column",
+    [("Mo-Su 25:00-06:00", "7"), ("Mo-Xx 09:00", "4"), ("Mo-Su 09:00-21:00;;", None)],
+)
+def test_explain_says_where_the_syntax_breaks(expression, column):
+    message = hours.explain(expression)
+    assert message is not None and message.startswith("invalid opening_hours syntax")
+    if column:
+        assert f"at character {column}" in message
+
+
+@pytest.mark.parametrize("expression", ["24/7", "Mo-Su 09:00-21:00", "Mo-Fr 08:30-17:00; PH off"])
+def test_explain_accepts_valid_expressions(expression):
+    assert hours.explain(expression) is None
+
+
+def test_explain_rejects_blank():
+    assert hours.explain("   ") == "opening_hours is empty"
+
+
+def test_utc_instants_are_converted_to_the_site_zone():
+    """The library's traps: UTC tzinfo raised TypeError, naive clocks read 8 hours off."""
+    utc_instant = datetime(2026, 11, 30, 12, 59, tzinfo=UTC)  # 20:59 in Shanghai
+    assert hours.state_at("Mo-Su 09:00-21:00", "Asia/Shanghai", utc_instant) == (
+        True,
+        datetime(2026, 11, 30, 21, 0, tzinfo=SH),
+    )
+    assert (
+        hours.state_at("Mo-Su 09:00-21:00", "Asia/Shanghai", at("2026-11-30T13:00:00+00:00"))[0]
+        is False
+    )
+
+
+def test_open_intervals_merge_across_midnight_and_mark_never_closing():
+    start, end = at("2026-11-30T00:00:00+08:00"), at("2026-12-02T00:00:00+08:00")
+    overnight = hours.open_intervals("Mo-Su 22:00-06:00", "Asia/Shanghai", start, end)
+    # 22:00 Monday to 06:00 Tuesday is one interval, not two split at midnight.
+    assert (at("2026-11-30T22:00:00+08:00"), at("2026-12-01T06:00:00+08:00")) in overnight
+    always = hours.open_intervals("24/7", "Asia/Shanghai", start, end)
+    assert always == [(start, None)]
+
+
+# (opening_hours, timezone, status, instant, open?)
+OPEN_AT_CASES = [
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", "2026-11-30T20:59:00+08:00", True),
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", "2026-11-30T21:00:00+08:00", False),
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", "2026-11-30T09:00:00+08:00", True),
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", "2026-11-30T08:59:59+08:00", False),
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", "2026-11-30T12:59:00Z", True),
+    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", "2026-12-01T01:00:00+08:00", True),
+    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", "2026-12-01T06:00:00+08:00", False),
+    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", "2026-11-30T21:59:00+08:00", False),
+    ("24/7", "Asia/Shanghai", "active", "2026-12-06T03:33:00+08:00", True),
+    (
+        "Mo-Su 07:00-11:00,16:00-21:00",
+        "Asia/Shanghai",
+        "active",
+        "2026-12-02T12:00:00+08:00",
+        False,
+    ),
+    ("Mo-Su 07:00-11:00,16:00-21:00", "Asia/Shanghai", "active", "2026-12-02T16:00:00+08:00", True),
+    ("Mo-Fr 08:30-17:00; PH off", "Asia/Shanghai", "active", "2026-12-05T10:00:00+08:00", False),
+    ("Mo-Fr 08:30-17:00; PH off", "Asia/Shanghai", "active", "2026-12-04T10:00:00+08:00", True),
+    ("24/7", "Asia/Shanghai", "temporarily_closed", "2026-12-01T10:00:00+08:00", False),
+    ("Mo-Su 09:00-17:00", "Europe/London", "active", "2026-12-01T09:30:00Z", True),
+    ("Mo-Su 09:00-17:00", "Europe/London", "active", "2026-12-01T09:30:00+08:00", False),
+    ("Mo-Su 09:00-17:00", "America/New_York", "active", "2026-12-01T14:30:00Z", True),
+    ("Mo-Su 09:00-17:00", "America/New_York", "active", "2026-12-01T13:30:00Z", False),
+]
+
+
+@pytest.mark.parametrize("expression, tz, status, instant, expected", OPEN_AT_CASES)
+def test_open_at_filter(client, make_site, expression, tz, status, instant, expected):
+    site_id = make_site(LAT, LON, opening_hours=expression, timezone=tz, status=status)
+    other = make_site(LAT, LON + 0.01, opening_hours="24/7")  # always open: the query works
+    r = client.get("/v1/sites", query_string={"bbox": BOX, "open_at": instant})
+    assert r.status_code == 200, r.json
+    ids = {item["id"] for item in r.json["items"]}
+    assert other in ids
+    assert (site_id in ids) is expected
+    # nearby takes the same filter through the same SQL
+    r = client.get("/v1/sites/nearby", query_string={"lat": LAT, "lon": LON, "open_at": instant})
+    assert (site_id in {item["id"] for item in r.json["items"]}) is expected
+
+
+def test_sites_without_hours_never_match_open_filters(client, make_site):
+    site_id = make_site(LAT, LON, opening_hours=None)
+    r = client.get("/v1/sites", query_string={"bbox": BOX, "open_now": "true"})
+    assert site_id not in {item["id"] for item in r.json["items"]}
+    r = client.get("/v1/sites", query_string={"bbox": BOX})
+    assert site_id in {item["id"] for item in r.json["items"]}
+
+
+# Open state at the frozen now: Monday 2026-11-30 12:00 in Shanghai (04:00 UTC).
+OPEN_STATE_CASES = [
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", True, "2026-11-30T21:00:00+08:00"),
+    ("24/7", "Asia/Shanghai", "active", True, None),
+    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", False, "2026-11-30T22:00:00+08:00"),
+    ("Mo-Su 09:00-17:00", "Europe/London", "active", False, "2026-11-30T09:00:00+00:00"),
+    ("Sa-Su 10:00-12:00", "Asia/Shanghai", "active", False, "2026-12-05T10:00:00+08:00"),
+    ("24/7", "Asia/Shanghai", "temporarily_closed", False, None),
+    (None, "Asia/Shanghai", "active", None, None),
+]
+
+
+@pytest.mark.parametrize("expression, tz, status, is_open, next_change", OPEN_STATE_CASES)
+def test_nearby_open_state(client, make_site, expression, tz, status, is_open, next_change):
+    site_id = make_site(LAT, LON, opening_hours=expression, timezone=tz, status=status)
+    r = client.get("/v1/sites/nearby", query_string={"lat": LAT, "lon": LON, "radius": 10})
+    (item,) = [i for i in r.json["items"] if i["id"] == site_id]
+    assert item["open_state"] == {"is_open": is_open, "next_change": next_change}
+
+
+def test_open_now_uses_the_request_time(client, make_site):
+    day = make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:00")
+    night = make_site(LAT, LON, opening_hours="Mo-Su 22:00-06:00")
+    r = client.get("/v1/sites/nearby", query_string={"lat": LAT, "lon": LON, "open_now": "true"})
+    ids = [item["id"] for item in r.json["items"]]
+    assert day in ids and night not in ids
+
+
+def test_public_holiday_after_refresh(client, conn, make_site):
+    """PH off on 2027-01-01 (New Year's Day) once the horizon has rolled forward to it."""
+    site_id = make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:00; PH off")
+    query = {"bbox": BOX, "open_at": "2027-01-01T10:00:00+08:00"}
+    assert client.get("/v1/sites", query_string=query).status_code == 422  # beyond the horizon
+    hours_store.refresh(conn, at("2026-12-31T12:00:00+08:00"), HORIZON_DAYS, "CN")
+    r = client.get("/v1/sites", query_string=query)
+    assert site_id not in {item["id"] for item in r.json["items"]}
+    r = client.get("/v1/sites", query_string={**query, "open_at": "2027-01-04T10:00:00+08:00"})
+    assert site_id in {item["id"] for item in r.json["items"]}
+
+
+def test_refresh_rolls_the_horizon_and_drops_unused_patterns(conn, make_site):
+    make_site(LAT, LON, opening_hours="Tu 10:00-11:00")
+    conn.execute(
+        sa.text(
+            "UPDATE sites SET opening_hours = NULL, hours_pattern_id = NULL "
+            "WHERE opening_hours = 'Tu 10:00-11:00'"
+        )
+    )
+    later = at("2026-12-10T08:00:00+08:00")
+    stats = hours_store.refresh(conn, later, HORIZON_DAYS, "CN")
+    assert stats["dropped"] >= 1
+    horizon = hours_store.current_horizon(conn)
+    assert horizon.valid_from == datetime(2026, 12, 9, tzinfo=UTC)
+    assert horizon.valid_until == datetime(2026, 12, 25, tzinfo=UTC)
+    assert horizon.covers(later + (horizon.valid_until - later) / 2)
+    patterns = conn.scalar(
+        sa.text("SELECT count(*) FROM hours_patterns WHERE opening_hours = 'Tu 10:00-11:00'")
+    )
+    assert patterns == 0
+
+
+def test_readyz_reports_a_stale_horizon(client, conn):
+    conn.execute(sa.text("UPDATE hours_horizon SET valid_until = :t"), {"t": FROZEN_NOW})
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert "hours" in r.json["errors"]
+
+
+def test_open_now_beyond_a_stale_horizon_is_503_not_a_wrong_answer(client, conn):
+    conn.execute(sa.text("UPDATE hours_horizon SET valid_until = :t"), {"t": FROZEN_NOW})
+    r = client.get("/v1/sites/nearby", query_string={"lat": LAT, "lon": LON, "open_now": "true"})
+    assert r.status_code == 503
+    assert "Retry-After" in r.headers
+
+
+def test_invalid_hours_are_refused_on_write(conn, make_site):
+    with pytest.raises(hours.HoursError, match="at character"):
+        make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:60")
