@@ -10,6 +10,8 @@ from service import vocabulary
 from service.crs import CRS_NAMES
 from service.models import KINDS
 
+# Python's float() also takes "3_0", " 30 " and "nan"; a coordinate is a plain decimal.
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
 
 
@@ -45,6 +47,8 @@ class Coordinate(fields.Float):
         self.axis = axis
 
     def _deserialize(self, value, attr, data, **kwargs) -> float:
+        if isinstance(value, str) and not PLAIN_NUMBER.match(value):
+            raise ValidationError("Not a valid number.")
         number = super()._deserialize(value, attr, data, **kwargs)
         limit = 90 if self.axis == "lat" else 180
         if not math.isfinite(number) or not -limit <= number <= limit:

@@ -107,7 +107,11 @@ class Site(Base):
     star_rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     phone: Mapped[str | None]
     description: Mapped[str | None]
-    search_text: Mapped[str] = mapped_column(sa.Computed("lower(name)"))
+    search_text: Mapped[str] = mapped_column(
+        sa.Computed(
+            "lower(name || E'\\x1f' || coalesce(name_en, '') || E'\\x1f' || coalesce(address, ''))"
+        )
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)

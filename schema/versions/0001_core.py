@@ -92,8 +92,10 @@ def upgrade() -> None:
             star_rating      smallint CHECK (star_rating BETWEEN 1 AND 5),
             phone            text CHECK (length(phone) <= 50),
             description      text CHECK (length(description) <= 2000),
+            -- Fields joined by U+001F (unit separator), which `q` may not contain, so a
+            -- match never spans two fields.
             search_text      text GENERATED ALWAYS AS (
-                                 lower(name || ' ' || coalesce(name_en, '') || ' '
+                                 lower(name || E'\x1f' || coalesce(name_en, '') || E'\x1f'
                                        || coalesce(address, ''))) STORED,
             created_at       timestamptz NOT NULL DEFAULT now(),
             updated_at       timestamptz NOT NULL DEFAULT now(),

@@ -78,7 +78,7 @@ class Nearby(MethodView):
         after = None
         if "cursor" in args:
             pos = _position(args)
-            if not (isinstance(pos.get("d"), float | int) and isinstance(pos.get("i"), int)):
+            if not (type(pos.get("d")) in (float, int) and type(pos.get("i")) is int):
                 invalid("cursor", "Malformed cursor.")
             after = (float(pos["d"]), pos["i"])
         with db.reading() as conn:
@@ -108,7 +108,7 @@ class Sites(MethodView):
         after_id = None
         if "cursor" in args:
             after_id = _position(args).get("i")
-            if not isinstance(after_id, int):
+            if type(after_id) is not int:
                 invalid("cursor", "Malformed cursor.")
         with db.reading() as conn:
             filters = _filters(args, conn, at)
@@ -180,7 +180,7 @@ class SiteById(MethodView):
             abort(404, message=f"No site with id {site_id}.")
         body = serialize.site(row, args["crs"])
         etag = _etag(row, args["crs"])
-        if request.if_none_match.contains(etag):
+        if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers={"ETag": f'"{etag}"'})
         return json_response(body, headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
 

@@ -1,5 +1,7 @@
 """Marshmallow schemas: the documented shapes of site queries and responses."""
 
+from datetime import UTC, datetime
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from service.fields import (
@@ -11,6 +13,9 @@ from service.fields import (
     org_code,
 )
 from service.models import KINDS, STATUSES
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class StrictQuery(Schema):
@@ -33,7 +38,10 @@ class FilterArgs(StrictQuery):
         metadata={"description": "RFC 3339 instant; only sites open then. Not with open_now."}
     )
     q = fields.String(
-        validate=validate.Length(min=1, max=100),
+        validate=[
+            validate.Length(min=1, max=100),
+            validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters."),
+        ],
         metadata={"description": "Substring of name, English name or address (Chinese works)."},
     )
     org = org_code(metadata={"description": "Org code; that org and its whole subtree."})
@@ -93,7 +101,11 @@ class SiteArgs(StrictQuery):
 
 
 class HoursArgs(StrictQuery):
-    from_ = Instant(data_key="from", metadata={"description": "Window start (default: now)."})
+    from_ = Instant(
+        data_key="from",
+        validate=validate.Range(min=EARLIEST, max=LATEST),
+        metadata={"description": "Window start (default: now), 1970 to 2100."},
+    )
     days = fields.Integer(load_default=7, validate=validate.Range(1, 31))
 
 
@@ -157,4 +169,6 @@ class Interval(Schema):
 
 class HoursSchema(Schema):
     timezone = fields.String(required=True)
+    opening_hours = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     intervals = fields.List(fields.Nested(Interval), required=True)
