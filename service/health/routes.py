@@ -44,11 +44,14 @@ class Readiness(MethodView):
     def get(self):
         """Readiness: database reachable, migrations current, hours horizon fresh."""
         checks: dict[str, str] = {}
+        version, horizon = None, None
         try:
             with db.reading() as conn:
-                version = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
-                horizon = hours_store.current_horizon(conn)
-        except sa.exc.SQLAlchemyError:
+                if conn.scalar(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")):
+                    version = conn.scalar(sa.text("SELECT max(version_num) FROM alembic_version"))
+                if version is not None:
+                    horizon = hours_store.current_horizon(conn)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
             return problem(
                 503,
                 "database unreachable",

@@ -5,11 +5,14 @@ Hot paths return Core rows; `serialize.py` turns them into plain dicts for orjso
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from service.models import HoursPatternInterval, Org, Site
+from service.models import HoursPatternInterval, Ltree, Org, Site
+from service.prepared import Prepared
 
 # Geography KNN (`<->`) ranks by distance on a sphere; `distance_m` is on the
 # WGS-84 spheroid. Over distances up to 50 km the spheroid/sphere ratio lies in
@@ -52,13 +55,32 @@ class Filters:
     q: str | None = None
     org: str | None = None
 
+    def params(self) -> dict:
+        """Bind values of the filters that are set (their names are the statement's shape)."""
+        values = {
+            "kinds": self.kinds,
+            "amenities_all": self.amenities_all,
+            "amenities_any": self.amenities_any,
+            "open_at": self.open_at,
+            "q": _like_pattern(self.q) if self.q else None,
+            "org": self.org,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+# Statements are built once per shape (which filters are present) with bind parameters,
+# and cached: building a SQLAlchemy statement cost ~1 ms per request, more than its SQL.
+TEXTS = ARRAY(sa.Text)
+TSTZ = sa.DateTime(timezone=True)
+_P = sa.bindparam
+
 
 def _like_pattern(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def open_at_condition(t: datetime) -> sa.ColumnElement[bool]:
+def open_at_condition(t) -> sa.ColumnElement[bool]:
     """Open at `t`: active, and its hours pattern has an interval containing `t`."""
     open_patterns = sa.select(HoursPatternInterval.pattern_id).where(
         HoursPatternInterval.during.contains(t)
@@ -66,32 +88,32 @@ def open_at_condition(t: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(Site.status == "active", Site.hours_pattern_id.in_(open_patterns))
 
 
-def filter_conditions(f: Filters) -> list[sa.ColumnElement[bool]]:
+def _filter_conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
     conds: list[sa.ColumnElement[bool]] = [LISTED]
-    if f.kinds:
-        conds.append(Site.kind.in_(f.kinds))
-    if f.amenities_all:
-        conds.append(Site.amenities.contains(f.amenities_all))
-    if f.amenities_any:
-        conds.append(Site.amenities.overlap(f.amenities_any))
-    if f.open_at is not None:
-        conds.append(open_at_condition(f.open_at))
-    if f.q:
-        conds.append(Site.search_text.like(_like_pattern(f.q), escape="\\"))
-    if f.org:
-        subtree = sa.select(Org.id).where(Org.code.descendant_of(f.org))
+    if "kinds" in shape:
+        conds.append(Site.kind == sa.any_(_P("kinds", type_=TEXTS)))
+    if "amenities_all" in shape:
+        conds.append(Site.amenities.contains(_P("amenities_all", type_=TEXTS)))
+    if "amenities_any" in shape:
+        conds.append(Site.amenities.overlap(_P("amenities_any", type_=TEXTS)))
+    if "open_at" in shape:
+        conds.append(open_at_condition(_P("open_at", type_=TSTZ)))
+    if "q" in shape:
+        conds.append(Site.search_text.like(_P("q", type_=sa.Text), escape="\\"))
+    if "org" in shape:
+        subtree = sa.select(Org.id).where(Org.code.descendant_of(_P("org", type_=Ltree())))
         conds.append(Site.org_id.in_(subtree))
     return conds
 
 
-def geog_point(lat: float, lon: float) -> sa.ColumnElement:
+def geog_point(lat, lon) -> sa.ColumnElement:
     point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
     return sa.cast(point, Geography(srid=4326))
 
 
-def open_state_columns(t: datetime):
-    """is_open and next_change at `t`, from the first interval not yet over."""
-    upcoming = (
+def open_state_columns(t):
+    """The first materialised open interval of the site's pattern not yet over at `t`."""
+    return (
         sa.select(
             sa.func.lower(HoursPatternInterval.during).label("lo"),
             sa.func.upper(HoursPatternInterval.during).label("hi"),
@@ -104,7 +126,6 @@ def open_state_columns(t: datetime):
         .limit(1)
         .lateral("upcoming")
     )
-    return upcoming
 
 
 def nearby(
@@ -122,74 +143,102 @@ def nearby(
     A geography KNN scan bounded by the radius picks `k` candidates in sphere
     order; they are re-ranked by spheroid distance. The result is exact when the
     candidate set was exhausted or when the last site kept is nearer than any
-    site the scan did not reach could be; otherwise `k` doubles and it runs again.
+    site the scan did not reach could be; otherwise `k` grows and it runs again.
     """
-    pt = geog_point(lat, lon)
+    params = filters.params()
     # The scan is bounded on the sphere (cheap; the spheroid test cost 4x the whole query
-    # at 1e6 sites); its radius is widened so no site within the true radius is lost,
-    # and the exact spheroid radius is applied to the few candidates below.
-    conds = [
-        *filter_conditions(filters),
-        sa.func.ST_DWithin(Site.geog, pt, radius / SPHERE_LOW, False),
-    ]
+    # at 1e6 sites), widened so no site within the true radius is lost; the exact
+    # spheroid radius is applied to the few candidates below.
+    params.update(lat=lat, lon=lon, scan_radius=radius / SPHERE_LOW, now=now)
+    skip_nearer = after is not None and after[0] / SPHERE_HIGH - 0.01 > 0
+    if skip_nearer:
+        # Pages already served: sites certainly nearer than the cursor.
+        params["floor"] = after[0] / SPHERE_HIGH - 0.01
     if after is not None:
-        # Skip pages already served: sites certainly nearer than the cursor.
-        floor = after[0] / SPHERE_HIGH - 0.01
-        if floor > 0:
-            conds.append(sa.not_(sa.func.ST_DWithin(Site.geog, pt, floor, False)))
+        params.update(after_d=after[0], after_id=after[1])
+    stmt = _nearby_statement(frozenset(filters.params()), skip_nearer, after is not None)
     want = limit + 1
     k = 2 * want + 10
     while True:
-        ranked = conn.execute(_nearby_select(pt, conds, k, now)).all()
-        kept = [
-            r
-            for r in ranked
-            if r.distance_m <= radius and (after is None or (r.distance_m, r.id) > after)
-        ][:want]
-        if len(ranked) < k:  # every matching site within the radius was a candidate
+        rows = stmt.all(conn, {**params, "k": k, "want": want, "radius": radius})
+        stats, kept = rows[0], [r for r in rows if r.id is not None]
+        if stats.n_candidates < k:  # every matching site within the radius was a candidate
             return kept
         # A site the scan did not reach is at least this far away on the spheroid.
-        unreached = max(r.sphere_m for r in ranked) * SPHERE_LOW
+        unreached = stats.sphere_max * SPHERE_LOW
         if unreached > radius or (len(kept) == want and kept[-1].distance_m < unreached):
             return kept
         k *= 4
 
 
-def _nearby_select(pt, conds, k: int, now: datetime) -> sa.Select:
+@lru_cache(maxsize=256)
+def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> Prepared:
+    """candidates (KNN, sphere order) -> ranked by spheroid distance -> one page, in full.
+
+    Only the page's rows are joined to their columns and open state; every row also
+    carries the candidate count and the farthest sphere distance for the exactness check.
+    """
+    pt = geog_point(_P("lat", type_=sa.Float), _P("lon", type_=sa.Float))
+    conds = [
+        *_filter_conditions(shape),
+        sa.func.ST_DWithin(Site.geog, pt, _P("scan_radius"), False),
+    ]
+    if skip_nearer:
+        conds.append(sa.not_(sa.func.ST_DWithin(Site.geog, pt, _P("floor"), False)))
     knn = Site.geog.op("<->", return_type=sa.Float)(pt)
     candidates = (
-        sa.select(Site.id.label("cid"), knn.label("sphere_m"))
+        sa.select(
+            Site.id.label("cid"),
+            knn.label("sphere_m"),
+            sa.func.ST_Distance(Site.geog, pt).label("distance_m"),
+        )
         .where(*conds)
         .order_by(knn)
-        .limit(k)
+        .limit(_P("k", type_=sa.Integer))
         .cte("candidates")
     )
-    distance = sa.func.ST_Distance(Site.geog, pt).label("distance_m")
-    upcoming = open_state_columns(now)
-    return (
+    stats = sa.select(
+        sa.func.count().label("n_candidates"),
+        sa.func.max(candidates.c.sphere_m).label("sphere_max"),
+    ).cte("stats")
+    in_page = [candidates.c.distance_m <= _P("radius", type_=sa.Float)]
+    if paged:
+        in_page.append(
+            sa.tuple_(candidates.c.distance_m, candidates.c.cid)
+            > sa.tuple_(_P("after_d", type_=sa.Float), _P("after_id", type_=sa.BigInteger))
+        )
+    page = (
+        sa.select(candidates.c.cid, candidates.c.distance_m)
+        .where(*in_page)
+        .order_by(candidates.c.distance_m, candidates.c.cid)
+        .limit(_P("want", type_=sa.Integer))
+        .cte("page")
+    )
+    upcoming = open_state_columns(_P("now", type_=TSTZ))
+    detail = (
         sa.select(
             *SITE_COLUMNS,
-            distance,
-            candidates.c.sphere_m,
+            page.c.distance_m,
             upcoming.c.lo.label("open_lo"),
             upcoming.c.hi.label("open_hi"),
         )
-        .select_from(candidates)
-        .join(Site, Site.id == candidates.c.cid)
+        .select_from(page)
+        .join(Site, Site.id == page.c.cid)
         .join(Org, Org.id == Site.org_id)
         .outerjoin(upcoming, sa.true())
-        .order_by(distance, Site.id)
+        .subquery("detail")
+    )
+    # One row even for an empty page, so the stats always come back.
+    return Prepared(
+        sa.select(stats.c.n_candidates, stats.c.sphere_max, *detail.c)
+        .select_from(stats)
+        .outerjoin(detail, sa.true())
+        .order_by(detail.c.distance_m, detail.c.id)
     )
 
 
-def bbox_condition(west: float, south: float, east: float, north: float):
-    """Points inside the box; west > east means the box crosses the antimeridian."""
-    if west <= east:
-        return Site.geom.intersects(sa.func.ST_MakeEnvelope(west, south, east, north, 4326))
-    return sa.or_(
-        Site.geom.intersects(sa.func.ST_MakeEnvelope(west, south, 180, north, 4326)),
-        Site.geom.intersects(sa.func.ST_MakeEnvelope(-180, south, east, north, 4326)),
-    )
+def _envelope(west, south, east, north):
+    return sa.func.ST_MakeEnvelope(west, south, east, north, 4326)
 
 
 def sites_page(
@@ -201,21 +250,41 @@ def sites_page(
     after_id: int | None = None,
 ) -> list[sa.Row]:
     """Up to `limit` + 1 listed sites in id order (keyset pagination)."""
-    conds = filter_conditions(filters)
+    params = filters.params()
+    extra = {"limit": limit + 1, "updated_since": updated_since, "after_id": after_id}
     if bbox is not None:
-        conds.append(bbox_condition(*bbox))
-    if updated_since is not None:
-        conds.append(Site.updated_at >= updated_since)
-    if after_id is not None:
-        conds.append(Site.id > after_id)
-    stmt = (
+        extra.update(zip(("west", "south", "east", "north"), bbox, strict=True))
+    extras = {k: v for k, v in extra.items() if v is not None}
+    wraps = bbox is not None and bbox[0] > bbox[2]
+    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps)
+    return conn.execute(stmt, {**params, **extras}).all()
+
+
+@lru_cache(maxsize=256)
+def _sites_statement(shape: frozenset[str], extras: frozenset[str], wraps: bool) -> sa.Select:
+    conds = _filter_conditions(shape)
+    if "west" in extras:
+        w, s, e, n = (_P(name, type_=sa.Float) for name in ("west", "south", "east", "north"))
+        if wraps:  # west > east: the box crosses the antimeridian
+            conds.append(
+                sa.or_(
+                    Site.geom.intersects(_envelope(w, s, 180, n)),
+                    Site.geom.intersects(_envelope(-180, s, e, n)),
+                )
+            )
+        else:
+            conds.append(Site.geom.intersects(_envelope(w, s, e, n)))
+    if "updated_since" in extras:
+        conds.append(Site.updated_at >= _P("updated_since", type_=TSTZ))
+    if "after_id" in extras:
+        conds.append(Site.id > _P("after_id", type_=sa.BigInteger))
+    return (
         sa.select(*SITE_COLUMNS)
         .join(Org, Org.id == Site.org_id)
         .where(*conds)
         .order_by(Site.id)
-        .limit(limit + 1)
+        .limit(_P("limit", type_=sa.Integer))
     )
-    return conn.execute(stmt).all()
 
 
 def site_by_id(conn: sa.Connection, site_id: int) -> sa.Row | None:

@@ -1,6 +1,7 @@
 """Public site reads: nearby, list/bbox (JSON and GeoJSON), one site, its hours."""
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import Response, current_app, request
@@ -34,7 +35,7 @@ def _filters(args: dict, conn, at) -> queries.Filters:
     """Shared filters; open_now/open_at must fall inside the materialised hours horizon."""
     open_at = at if args.get("open_now") else args.get("open_at")
     if open_at is not None:
-        horizon = hours_store.current_horizon(conn)
+        horizon = _horizon(conn)
         if horizon is None or not horizon.covers(open_at):
             if args.get("open_now"):
                 abort(
@@ -57,6 +58,18 @@ def _filters(args: dict, conn, at) -> queries.Filters:
         q=args.get("q"),
         org=args.get("org"),
     )
+
+
+_horizon_cache: dict = {"value": None, "until": 0.0}
+
+
+def _horizon(conn) -> hours_store.Horizon | None:
+    """The materialised-hours horizon, cached briefly: it only moves on `hours refresh`."""
+    ttl = current_app.config["HOURS_HORIZON_CACHE_SECONDS"]
+    clock = time.monotonic()
+    if ttl <= 0 or clock >= _horizon_cache["until"]:
+        _horizon_cache.update(value=hours_store.current_horizon(conn), until=clock + ttl)
+    return _horizon_cache["value"]
 
 
 def _position(args: dict) -> dict:
