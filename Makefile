@@ -9,7 +9,10 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
 export PORT
 
-.PHONY: run test install db lint format clean
+.PHONY: run test install db lint format clean bench
+
+SIZE ?= 1e6
+DURATION ?= 10
 
 run: db
 	$(YIZHAN) seed
@@ -33,6 +36,13 @@ db: install
 	scripts/ensure-postgres.sh
 	$(PY) scripts/ensure_db.py
 	$(YIZHAN) db upgrade
+
+# First throughput measurement (docs/benchmarks.md); loads SIZE synthetic sites once into the
+# database yizhan_bench. Needs wrk (apt-get install wrk). Quick form: make bench SIZE=1e5 DURATION=3
+bench: install
+	scripts/ensure-postgres.sh
+	command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(PY) bench/run.py --size $(SIZE) --duration $(DURATION)
 
 lint: install
 	$(VENV)/bin/ruff check .
