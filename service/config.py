@@ -17,8 +17,9 @@ class Config:
     DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 5000)
     # How far ahead opening hours are materialised; `open_at` beyond it is a 422.
     HOURS_HORIZON_DAYS = _int("HOURS_HORIZON_DAYS", 14)
-    # Requests re-read the horizon at most this often (it moves once a day).
-    HOURS_HORIZON_CACHE_SECONDS = 30
+    # Requests re-read slow-moving facts (the hours horizon, amenity frequencies) at most
+    # this often.
+    CACHE_SECONDS = 30
     # Public holidays ("PH") are taken from this country's calendar.
     HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
     DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -38,4 +39,4 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     DB_POOL_SIZE = 2
-    HOURS_HORIZON_CACHE_SECONDS = 0  # tests move the horizon inside a transaction
+    CACHE_SECONDS = 0  # tests move the horizon inside a transaction

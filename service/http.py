@@ -1,5 +1,6 @@
 """Small response helpers shared by the resources."""
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -37,6 +38,18 @@ def now() -> datetime:
     """The request's notion of "now" (tests freeze it through the NOW setting)."""
     clock = current_app.config.get("NOW")
     return clock() if clock else datetime.now(UTC)
+
+
+def cached(name: str, load):
+    """`load()` at most once per CACHE_SECONDS per process, for slow-moving facts."""
+    ttl = current_app.config["CACHE_SECONDS"]
+    store = current_app.extensions.setdefault("yizhan.cache", {})
+    clock = time.monotonic()
+    hit = store.get(name)
+    if ttl <= 0 or hit is None or clock >= hit[1]:
+        hit = (load(), clock + ttl)
+        store[name] = hit
+    return hit[0]
 
 
 def url_with(**changes) -> str:

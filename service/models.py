@@ -112,6 +112,13 @@ class Site(Base):
             "lower(name || E'\\x1f' || coalesce(name_en, '') || E'\\x1f' || coalesce(address, ''))"
         )
     )
+    search_grams: Mapped[list[str]] = mapped_column(
+        ARRAY(sa.Text),
+        sa.Computed(
+            "cjk_grams(lower(name || E'\\x1f' || coalesce(name_en, '') || E'\\x1f' "
+            "|| coalesce(address, '')))"
+        ),
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)

@@ -35,8 +35,8 @@ class Prepared:
         self.name = f"yz_{next(_counter)}_{digest}"
         self.prepare_sql = f"PREPARE {self.name} ({', '.join(types)}) AS {sql}"
         placeholders = ", ".join(["%s"] * len(self.names))
-        self.execute_sql = f"EXECUTE {self.name}({placeholders})" if self.names else (
-            f"EXECUTE {self.name}"
+        self.execute_sql = (
+            f"EXECUTE {self.name}({placeholders})" if self.names else (f"EXECUTE {self.name}")
         )
 
     @staticmethod

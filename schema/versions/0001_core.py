@@ -70,6 +70,26 @@ def upgrade() -> None:
         """
     )
 
+    # Chinese search: pg_trgm extracts nothing from one or two CJK characters (so "东门"
+    # would scan every row), so the CJK characters and every bigram touching one are kept
+    # as an array with a GIN index. service/sites/queries.py computes the same grams for `q`.
+    op.execute(
+        r"""
+        CREATE FUNCTION cjk_grams(t text) RETURNS text[]
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            SELECT coalesce(array_agg(DISTINCT g), '{}')
+            FROM (
+                SELECT substr(t, i, 1) AS g FROM generate_series(1, length(t)) AS i
+                WHERE ascii(substr(t, i, 1)) > 127
+                UNION ALL
+                SELECT substr(t, i, 2) FROM generate_series(1, length(t) - 1) AS i
+                WHERE (ascii(substr(t, i, 1)) > 127 OR ascii(substr(t, i + 1, 1)) > 127)
+                  AND substr(t, i, 2) !~ '[[:space:]\x1f]'
+            ) AS grams
+        $$
+        """
+    )
+
     op.execute(
         """
         CREATE TABLE sites (
@@ -97,6 +117,9 @@ def upgrade() -> None:
             search_text      text GENERATED ALWAYS AS (
                                  lower(name || E'\x1f' || coalesce(name_en, '') || E'\x1f'
                                        || coalesce(address, ''))) STORED,
+            search_grams     text[] GENERATED ALWAYS AS (
+                                 cjk_grams(lower(name || E'\x1f' || coalesce(name_en, '')
+                                       || E'\x1f' || coalesce(address, '')))) STORED,
             created_at       timestamptz NOT NULL DEFAULT now(),
             updated_at       timestamptz NOT NULL DEFAULT now(),
             version          integer NOT NULL DEFAULT 1,
@@ -114,6 +137,7 @@ def upgrade() -> None:
     op.execute(f"CREATE INDEX sites_listed_id ON sites (id) {listed}")
     op.execute("CREATE INDEX sites_amenities_gin ON sites USING gin (amenities)")
     op.execute("CREATE INDEX sites_search_trgm ON sites USING gin (search_text gin_trgm_ops)")
+    op.execute("CREATE INDEX sites_search_grams ON sites USING gin (search_grams)")
     op.execute("CREATE INDEX sites_org_id ON sites (org_id)")
     op.execute("CREATE INDEX sites_hours_pattern ON sites (hours_pattern_id)")
     op.execute("CREATE INDEX sites_updated ON sites (updated_at, id)")

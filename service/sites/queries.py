@@ -63,6 +63,7 @@ class Filters:
             "amenities_any": self.amenities_any,
             "open_at": self.open_at,
             "q": _like_pattern(self.q) if self.q else None,
+            "q_grams": cjk_grams(self.q) if self.q else None,
             "org": self.org,
         }
         return {k: v for k, v in values.items() if v}
@@ -73,6 +74,29 @@ class Filters:
 TEXTS = ARRAY(sa.Text)
 TSTZ = sa.DateTime(timezone=True)
 _P = sa.bindparam
+
+
+def cjk_grams(text: str) -> list[str]:
+    """A subset of what SQL `cjk_grams` makes of any text containing `text`.
+
+    The index condition `search_grams @> cjk_grams(q)` must never drop a real match, so
+    only grams that Python and PostgreSQL surely agree on are used: non-ASCII characters
+    without case (CJK), next to each other or to ASCII. LIKE then decides exactly.
+    """
+    text = text.lower()
+    grams = {c for c in text if _caseless(c)}
+    for a, b in zip(text, text[1:], strict=False):
+        if (_caseless(a) or _caseless(b)) and _plain(a) and _plain(b):
+            grams.add(a + b)
+    return sorted(grams)
+
+
+def _caseless(c: str) -> bool:
+    return ord(c) > 127 and not c.isspace() and c.lower() == c == c.upper()
+
+
+def _plain(c: str) -> bool:
+    return _caseless(c) or (ord(c) < 128 and not c.isspace() and c.isprintable())
 
 
 def _like_pattern(text: str) -> str:
@@ -107,6 +131,8 @@ def _filter_conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
         conds.append(Site.amenities.overlap(_P("amenities_any", type_=TEXTS)))
     if "open_at" in shape:
         conds.append(open_at_condition(_P("open_at", type_=TSTZ)))
+    if "q_grams" in shape:  # narrows Chinese text through its index; LIKE below decides
+        conds.append(Site.search_grams.contains(_P("q_grams", type_=TEXTS)))
     if "q" in shape:
         conds.append(Site.search_text.like(_P("q", type_=sa.Text), escape="\\"))
     if "org" in shape:
@@ -254,6 +280,39 @@ def _envelope(west, south, east, north):
     return sa.func.ST_MakeEnvelope(west, south, east, north, 4326)
 
 
+# Below this share of sites, an amenity filter is answered through its own index.
+RARE = 0.01
+
+
+def amenity_frequencies(conn: sa.Connection) -> dict[str, float]:
+    """Share of sites having each common amenity, from the planner's statistics."""
+    row = conn.execute(
+        sa.text(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'sites' "
+            "AND attname = 'amenities'"
+        )
+    ).first()
+    return dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+
+
+def is_selective(filters: Filters, frequencies: dict[str, float]) -> bool:
+    """Does a filter match so few sites that its own index should drive the list query?
+
+    The planner walks the id index and filters as it goes when it expects matches to be
+    common; for an amenity that is rare or absent it still does (its statistics only say
+    "not among the common elements"), and one such list over a 1e6-site box walked the
+    whole index (344 ms instead of 2.3 ms through the amenity index).
+    """
+    if filters.q:
+        return True
+    if any(frequencies.get(a, 0.0) < RARE for a in filters.amenities_all or ()):
+        return True
+    if filters.amenities_any:
+        return sum(frequencies.get(a, 0.0) for a in filters.amenities_any) < RARE
+    return False
+
+
 def sites_page(
     conn: sa.Connection,
     filters: Filters,
@@ -261,20 +320,27 @@ def sites_page(
     bbox: tuple[float, float, float, float] | None = None,
     updated_since: datetime | None = None,
     after_id: int | None = None,
+    selective: bool = False,
 ) -> list[sa.Row]:
-    """Up to `limit` + 1 listed sites in id order (keyset pagination)."""
+    """Up to `limit` + 1 listed sites in id order (keyset pagination).
+
+    `selective` sorts by an expression of id, so that the filters' indexes find the few
+    matches and they are sorted, instead of the id index being walked.
+    """
     params = filters.params()
     extra = {"limit": limit + 1, "updated_since": updated_since, "after_id": after_id}
     if bbox is not None:
         extra.update(zip(("west", "south", "east", "north"), bbox, strict=True))
     extras = {k: v for k, v in extra.items() if v is not None}
     wraps = bbox is not None and bbox[0] > bbox[2]
-    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps)
+    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps, selective)
     return conn.execute(stmt, {**params, **extras}).all()
 
 
 @lru_cache(maxsize=256)
-def _sites_statement(shape: frozenset[str], extras: frozenset[str], wraps: bool) -> sa.Select:
+def _sites_statement(
+    shape: frozenset[str], extras: frozenset[str], wraps: bool, selective: bool
+) -> sa.Select:
     conds = _filter_conditions(shape)
     if "west" in extras:
         w, s, e, n = (_P(name, type_=sa.Float) for name in ("west", "south", "east", "north"))
@@ -295,7 +361,7 @@ def _sites_statement(shape: frozenset[str], extras: frozenset[str], wraps: bool)
         sa.select(*SITE_COLUMNS)
         .join(Org, Org.id == Site.org_id)
         .where(*conds)
-        .order_by(Site.id)
+        .order_by(Site.id + 0 if selective else Site.id)
         .limit(_P("limit", type_=sa.Integer))
     )
 

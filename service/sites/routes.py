@@ -1,7 +1,6 @@
 """Public site reads: nearby, list/bbox (JSON and GeoJSON), one site, its hours."""
 
 import logging
-import time
 from datetime import timedelta
 
 from flask import Response, current_app, request
@@ -11,7 +10,7 @@ from flask_smorest import abort
 from service import crs as datum
 from service import cursors, hours, hours_store
 from service.extensions import db
-from service.http import Blueprint, invalid, json_response, now, url_with
+from service.http import Blueprint, cached, invalid, json_response, now, url_with
 from service.sites import queries, serialize
 from service.sites.schemas import (
     HoursArgs,
@@ -35,7 +34,7 @@ def _filters(args: dict, conn, at) -> queries.Filters:
     """Shared filters; open_now/open_at must fall inside the materialised hours horizon."""
     open_at = at if args.get("open_now") else args.get("open_at")
     if open_at is not None:
-        horizon = _horizon(conn)
+        horizon = cached("hours_horizon", lambda: hours_store.current_horizon(conn))
         if horizon is None or not horizon.covers(open_at):
             if args.get("open_now"):
                 abort(
@@ -58,18 +57,6 @@ def _filters(args: dict, conn, at) -> queries.Filters:
         q=args.get("q"),
         org=args.get("org"),
     )
-
-
-_horizon_cache: dict = {"value": None, "until": 0.0}
-
-
-def _horizon(conn) -> hours_store.Horizon | None:
-    """The materialised-hours horizon, cached briefly: it only moves on `hours refresh`."""
-    ttl = current_app.config["HOURS_HORIZON_CACHE_SECONDS"]
-    clock = time.monotonic()
-    if ttl <= 0 or clock >= _horizon_cache["until"]:
-        _horizon_cache.update(value=hours_store.current_horizon(conn), until=clock + ttl)
-    return _horizon_cache["value"]
 
 
 def _position(args: dict) -> dict:
@@ -125,8 +112,15 @@ class Sites(MethodView):
                 invalid("cursor", "Malformed cursor.")
         with db.reading() as conn:
             filters = _filters(args, conn, at)
+            frequencies = cached("amenity_frequencies", lambda: queries.amenity_frequencies(conn))
             rows = queries.sites_page(
-                conn, filters, args["limit"], bbox, args.get("updated_since"), after_id
+                conn,
+                filters,
+                args["limit"],
+                bbox,
+                args.get("updated_since"),
+                after_id,
+                selective=queries.is_selective(filters, frequencies),
             )
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         next_url = None
