@@ -21,6 +21,8 @@ run: db
 	$(YIZHAN) serve --bind 127.0.0.1 --port $(PORT)
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	scripts/ensure-postgres.sh
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 

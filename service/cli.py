@@ -6,6 +6,7 @@ import shutil
 import sys
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
@@ -14,6 +15,11 @@ from service.extensions import db
 from service.http import now
 
 logger = logging.getLogger(__name__)
+
+
+def no_statement_timeout(conn) -> None:
+    """Bulk commands may run long; the per-statement limit is for requests."""
+    conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -56,6 +62,7 @@ def seed(synthetic: float, rng_seed: int) -> None:
     click.echo(f"demo data: {stats}")
     if synthetic:
         with db.writing() as conn:
+            no_statement_timeout(conn)
             added = synth.load(conn, int(synthetic), rng_seed, now(), cfg["HOURS_HORIZON_DAYS"])
         click.echo(f"synthetic sites added: {added}")
 
@@ -71,6 +78,7 @@ def hours_refresh() -> None:
     """Recompute every pattern's open intervals and roll the horizon forward (run daily)."""
     cfg = current_app.config
     with db.writing() as conn:
+        no_statement_timeout(conn)
         stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
     click.echo(f"hours refreshed: {stats}")
 

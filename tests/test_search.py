@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from service.sites.queries import cjk_grams
+from service.sites.filters import cjk_grams
 
 TEXTS = [
     "定海区东门劳动者驿站\x1fDinghai East Gate Worker Station\x1f舟山市定海区东门交通综合体一楼",

@@ -3,24 +3,23 @@
 Hot paths return Core rows; `serialize.py` turns them into plain dicts for orjson.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
-from sqlalchemy.dialects.postgresql import ARRAY
 
-from service.models import HoursPatternInterval, Ltree, Org, Site
+from service.models import HoursPatternInterval, Org, Site
 from service.prepared import Prepared
+from service.sites.filters import TSTZ, Filters, conditions
+
+_P = sa.bindparam
 
 # Geography KNN (`<->`) ranks by distance on a sphere; `distance_m` is on the
 # WGS-84 spheroid. Over distances up to 50 km the spheroid/sphere ratio lies in
 # [0.99442, 1.00449] (measured over 200k random pairs; tests/test_nearby.py
 # re-checks it against PostGIS). These bounds make the over-fetch provably exact.
 SPHERE_LOW, SPHERE_HIGH = 0.994, 1.005
-
-LISTED = sa.and_(Site.deleted_at.is_(None), Site.status != "closed")
 
 SITE_COLUMNS = (
     Site.id,
@@ -44,103 +43,6 @@ SITE_COLUMNS = (
     Site.updated_at,
     Site.version,
 )
-
-
-@dataclass(frozen=True)
-class Filters:
-    kinds: list[str] | None = None
-    amenities_all: list[str] | None = None
-    amenities_any: list[str] | None = None
-    open_at: datetime | None = None
-    q: str | None = None
-    org: str | None = None
-
-    def params(self) -> dict:
-        """Bind values of the filters that are set (their names are the statement's shape)."""
-        values = {
-            "kinds": self.kinds,
-            "amenities_all": self.amenities_all,
-            "amenities_any": self.amenities_any,
-            "open_at": self.open_at,
-            "q": _like_pattern(self.q) if self.q else None,
-            "q_grams": cjk_grams(self.q) if self.q else None,
-            "org": self.org,
-        }
-        return {k: v for k, v in values.items() if v}
-
-
-# Statements are built once per shape (which filters are present) with bind parameters,
-# and cached: building a SQLAlchemy statement cost ~1 ms per request, more than its SQL.
-TEXTS = ARRAY(sa.Text)
-TSTZ = sa.DateTime(timezone=True)
-_P = sa.bindparam
-
-
-def cjk_grams(text: str) -> list[str]:
-    """A subset of what SQL `cjk_grams` makes of any text containing `text`.
-
-    The index condition `search_grams @> cjk_grams(q)` must never drop a real match, so
-    only grams that Python and PostgreSQL surely agree on are used: non-ASCII characters
-    without case (CJK), next to each other or to ASCII. LIKE then decides exactly.
-    """
-    text = text.lower()
-    grams = {c for c in text if _caseless(c)}
-    for a, b in zip(text, text[1:], strict=False):
-        if (_caseless(a) or _caseless(b)) and _plain(a) and _plain(b):
-            grams.add(a + b)
-    return sorted(grams)
-
-
-def _caseless(c: str) -> bool:
-    return ord(c) > 127 and not c.isspace() and c.lower() == c == c.upper()
-
-
-def _plain(c: str) -> bool:
-    return _caseless(c) or (ord(c) < 128 and not c.isspace() and c.isprintable())
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _in_array(column, subquery: sa.Select) -> sa.ColumnElement[bool]:
-    """`column = ANY((SELECT array_agg(...)))`: the subquery runs once as an InitPlan and
-    the test stays a plain filter on the index scan. As `IN (subquery)` the planner chose
-    a hash semi-join plus a sort over the whole radius instead of a streaming KNN scan
-    (4 ms instead of 1.4 ms at 1e6 sites)."""
-    # The cast keeps `ANY` reading an array, not a subquery of rows.
-    return column == sa.any_(sa.cast(subquery.scalar_subquery(), ARRAY(sa.Integer)))
-
-
-def open_at_condition(t) -> sa.ColumnElement[bool]:
-    """Open at `t`: active, and its hours pattern has an interval containing `t`."""
-    open_patterns = sa.select(sa.func.array_agg(HoursPatternInterval.pattern_id)).where(
-        HoursPatternInterval.during.contains(t)
-    )
-    return sa.and_(Site.status == "active", _in_array(Site.hours_pattern_id, open_patterns))
-
-
-def _filter_conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
-    conds: list[sa.ColumnElement[bool]] = [LISTED]
-    if "kinds" in shape:
-        conds.append(Site.kind == sa.any_(_P("kinds", type_=TEXTS)))
-    if "amenities_all" in shape:
-        conds.append(Site.amenities.contains(_P("amenities_all", type_=TEXTS)))
-    if "amenities_any" in shape:
-        conds.append(Site.amenities.overlap(_P("amenities_any", type_=TEXTS)))
-    if "open_at" in shape:
-        conds.append(open_at_condition(_P("open_at", type_=TSTZ)))
-    if "q_grams" in shape:  # narrows Chinese text through its index; LIKE below decides
-        conds.append(Site.search_grams.contains(_P("q_grams", type_=TEXTS)))
-    if "q" in shape:
-        conds.append(Site.search_text.like(_P("q", type_=sa.Text), escape="\\"))
-    if "org" in shape:
-        subtree = sa.select(sa.func.array_agg(Org.id)).where(
-            Org.code.descendant_of(_P("org", type_=Ltree()))
-        )
-        conds.append(_in_array(Site.org_id, subtree))
-    return conds
 
 
 def geog_point(lat, lon) -> sa.ColumnElement:
@@ -219,7 +121,7 @@ def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> 
     """
     pt = geog_point(_P("lat", type_=sa.Float), _P("lon", type_=sa.Float))
     conds = [
-        *_filter_conditions(shape),
+        *conditions(shape),
         sa.func.ST_DWithin(Site.geog, pt, _P("scan_radius"), False),
     ]
     if skip_nearer:
@@ -281,38 +183,6 @@ def _envelope(west, south, east, north):
 
 
 # Below this share of sites, an amenity filter is answered through its own index.
-RARE = 0.01
-
-
-def amenity_frequencies(conn: sa.Connection) -> dict[str, float]:
-    """Share of sites having each common amenity, from the planner's statistics."""
-    row = conn.execute(
-        sa.text(
-            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE schemaname = current_schema() AND tablename = 'sites' "
-            "AND attname = 'amenities'"
-        )
-    ).first()
-    return dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
-
-
-def is_selective(filters: Filters, frequencies: dict[str, float]) -> bool:
-    """Does a filter match so few sites that its own index should drive the list query?
-
-    The planner walks the id index and filters as it goes when it expects matches to be
-    common; for an amenity that is rare or absent it still does (its statistics only say
-    "not among the common elements"), and one such list over a 1e6-site box walked the
-    whole index (344 ms instead of 2.3 ms through the amenity index).
-    """
-    if filters.q:
-        return True
-    if any(frequencies.get(a, 0.0) < RARE for a in filters.amenities_all or ()):
-        return True
-    if filters.amenities_any:
-        return sum(frequencies.get(a, 0.0) for a in filters.amenities_any) < RARE
-    return False
-
-
 def sites_page(
     conn: sa.Connection,
     filters: Filters,
@@ -341,7 +211,7 @@ def sites_page(
 def _sites_statement(
     shape: frozenset[str], extras: frozenset[str], wraps: bool, selective: bool
 ) -> sa.Select:
-    conds = _filter_conditions(shape)
+    conds = conditions(shape)
     if "west" in extras:
         w, s, e, n = (_P(name, type_=sa.Float) for name in ("west", "south", "east", "north"))
         if wraps:  # west > east: the box crosses the antimeridian

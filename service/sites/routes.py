@@ -11,7 +11,7 @@ from service import crs as datum
 from service import cursors, hours, hours_store
 from service.extensions import db
 from service.http import Blueprint, cached, invalid, json_response, now, url_with
-from service.sites import queries, serialize
+from service.sites import filters, queries, serialize
 from service.sites.schemas import (
     HoursArgs,
     HoursSchema,
@@ -30,7 +30,7 @@ blp = Blueprint("sites", __name__, url_prefix="/v1/sites", description="Find and
 GEOJSON = "application/geo+json"
 
 
-def _filters(args: dict, conn, at) -> queries.Filters:
+def _filters(args: dict, conn, at) -> filters.Filters:
     """Shared filters; open_now/open_at must fall inside the materialised hours horizon."""
     open_at = at if args.get("open_now") else args.get("open_at")
     if open_at is not None:
@@ -49,7 +49,7 @@ def _filters(args: dict, conn, at) -> queries.Filters:
                 else "none"
             )
             invalid("open_at", f"Must lie within the opening-hours horizon ({span}).")
-    return queries.Filters(
+    return filters.Filters(
         kinds=args.get("kind"),
         amenities_all=args.get("amenities"),
         amenities_any=args.get("any_amenities"),
@@ -82,8 +82,8 @@ class Nearby(MethodView):
                 invalid("cursor", "Malformed cursor.")
             after = (float(pos["d"]), pos["i"])
         with db.reading() as conn:
-            filters = _filters(args, conn, at)
-            rows = queries.nearby(conn, lat, lon, args["radius"], args["limit"], filters, at, after)
+            search = _filters(args, conn, at)
+            rows = queries.nearby(conn, lat, lon, args["radius"], args["limit"], search, at, after)
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         items = [serialize.nearby_site(r, at, args["crs"]) for r in page]
         next_url = None
@@ -111,16 +111,16 @@ class Sites(MethodView):
             if type(after_id) is not int:
                 invalid("cursor", "Malformed cursor.")
         with db.reading() as conn:
-            filters = _filters(args, conn, at)
-            frequencies = cached("amenity_frequencies", lambda: queries.amenity_frequencies(conn))
+            search = _filters(args, conn, at)
+            frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))
             rows = queries.sites_page(
                 conn,
-                filters,
+                search,
                 args["limit"],
                 bbox,
                 args.get("updated_since"),
                 after_id,
-                selective=queries.is_selective(filters, frequencies),
+                selective=filters.is_selective(search, frequencies),
             )
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         next_url = None
