@@ -58,7 +58,9 @@ def rare_paths(rng, n):
         _, lat, lon, _, spread = rng.choice(CITIES)
         lat, lon = jitter(rng, lat, lon, spread)
         amenity = rng.choice((*RARE_AMENITIES, ABSENT_AMENITY))
-        paths.append("/v1/sites/nearby?" + urlencode({"lat": lat, "lon": lon, "amenities": amenity}))
+        paths.append(
+            "/v1/sites/nearby?" + urlencode({"lat": lat, "lon": lon, "amenities": amenity})
+        )
     return paths
 
 
@@ -67,7 +69,9 @@ def bbox_paths(rng, n, size=0.1):
     for _ in range(n):
         _, lat, lon, _, spread = rng.choice(CITIES)
         lat, lon = jitter(rng, lat, lon, spread)
-        bbox = f"{lon - size / 2:.5f},{lat - size / 2:.5f},{lon + size / 2:.5f},{lat + size / 2:.5f}"
+        bbox = (
+            f"{lon - size / 2:.5f},{lat - size / 2:.5f},{lon + size / 2:.5f},{lat + size / 2:.5f}"
+        )
         paths.append("/v1/sites?" + urlencode({"bbox": bbox, "f": "geojson", "limit": 250}))
     return paths
 
@@ -78,13 +82,15 @@ def ensure_data(url: str, size: int) -> int:
     yizhan = str(Path(sys.executable).with_name("yizhan"))
     subprocess.run([yizhan, "db", "upgrade"], env=env, check=True, capture_output=True)
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM sites s JOIN orgs o ON o.id = s.org_id "
-                    "WHERE o.code = 'synthetic'")
+        cur.execute(
+            "SELECT count(*) FROM sites s JOIN orgs o ON o.id = s.org_id WHERE o.code = 'synthetic'"
+        )
         have = cur.fetchone()[0]
     if have != size:
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute("DELETE FROM sites WHERE org_id IN "
-                        "(SELECT id FROM orgs WHERE code = 'synthetic')")
+            cur.execute(
+                "DELETE FROM sites WHERE org_id IN (SELECT id FROM orgs WHERE code = 'synthetic')"
+            )
         t0 = time.monotonic()
         subprocess.run([yizhan, "seed", "--synthetic", str(size)], env=env, check=True)
         print(f"loaded {size} synthetic sites in {time.monotonic() - t0:.0f} s", file=sys.stderr)
@@ -109,9 +115,22 @@ def wait_ready(port: int, timeout: float = 30) -> None:
 
 def wrk(port: int, paths_file: str, connections: int, duration: int) -> dict:
     out = subprocess.run(
-        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(HERE / "paths.lua"), f"http://127.0.0.1:{port}", "--", paths_file],
-        capture_output=True, text=True, check=True, timeout=duration + 30,
+        [
+            "wrk",
+            f"-t{min(connections, 2)}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(HERE / "paths.lua"),
+            f"http://127.0.0.1:{port}",
+            "--",
+            paths_file,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
     ).stdout
     m = re.search(r"RESULT (.*)", out)
     fields = dict(kv.split("=") for kv in m.group(1).split())
@@ -128,8 +147,9 @@ def main() -> None:
     ap.add_argument("--connections", default="2,4,8")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    url = os.environ.get("BENCH_DATABASE_URL",
-                         "postgresql://postgres:postgres@127.0.0.1:5432/yizhan_bench")
+    url = os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/yizhan_bench"
+    )
     total = ensure_data(url, int(args.size))
     rng = random.Random(args.seed)
     kinds = {
@@ -139,8 +159,12 @@ def main() -> None:
     }
     env = {**os.environ, "DATABASE_URL": url}
     yizhan = str(Path(sys.executable).with_name("yizhan"))
-    server = subprocess.Popen([yizhan, "serve", "--bind", "127.0.0.1", "--port", str(args.port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [yizhan, "serve", "--bind", "127.0.0.1", "--port", str(args.port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     rows = []
     try:
         wait_ready(args.port)
@@ -155,14 +179,18 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"\n{total:,} sites; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
-          f"{os.cpu_count()} cores; {platform.platform()}; {args.duration} s per run\n")
+    print(
+        f"\n{total:,} sites; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+        f"{os.cpu_count()} cores; {platform.platform()}; {args.duration} s per run\n"
+    )
     print("| query | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, c, r in rows:
-        print(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us'] / 1000:.1f} | "
-              f"{r['p90_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {r['max_us'] / 1000:.1f} | "
-              f"{r['errors']} | {r['non2xx']} |")
+        print(
+            f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us'] / 1000:.1f} | "
+            f"{r['p90_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {r['max_us'] / 1000:.1f} | "
+            f"{r['errors']} | {r['non2xx']} |"
+        )
 
 
 if __name__ == "__main__":
