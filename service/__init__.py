@@ -18,12 +18,16 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.amenities.routes import blp as amenities_blp
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
+    from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
 
     db.init_app(app)
     api.init_app(app)
     errors.register(app)
-    for blp in (sites_blp, amenities_blp, health_blp):
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "yizhan tokens create"}
+    )
+    for blp in (sites_blp, sites_admin_blp, amenities_blp, health_blp):
         api.register_blueprint(blp)
     docs.register(app)
     return app

@@ -4,15 +4,17 @@ import logging
 import os
 import shutil
 import sys
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from service import create_app, hours_store
+from service import create_app, hours_store, identity
 from service.extensions import db
 from service.http import now
+from service.models import ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,76 @@ def orgs_add(code: str, name: str) -> None:
     with db.writing() as conn:
         org_id = seeding.upsert_org(conn, code, name)
     click.echo(f"org {code} (id {org_id})")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Admin users (each belongs to one org, with a role)."""
+
+
+@users_group.command("add")
+@click.option("--org", "org_code", required=True, help="Org code, e.g. zj.zs.dh")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.argument("name")
+@with_appcontext
+def users_add(org_code: str, role: str, name: str) -> None:
+    """Add a user to an org (or change its role)."""
+    with db.writing() as conn:
+        user_id = identity.ensure_user(conn, org_code, name, role)
+    click.echo(f"user {name} ({role}) in {org_code}: id {user_id}")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens: shown once at creation, stored as a hash."""
+
+
+@tokens_group.command("create")
+@click.option("--org", "org_code", required=True, help="Org code, e.g. zj.zs.dh")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--user", "user_name", default=None, help="User name (default: <org>-<role>).")
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None)
+@click.option("--label", default=None, help="What the token is for.")
+@with_appcontext
+def tokens_create(
+    org_code: str, role: str, user_name: str | None, expires_days: int | None, label: str | None
+) -> None:
+    """Create a token for a user of ORG with ROLE; prints the token once."""
+    user_name = user_name or f"{org_code}-{role}"
+    expires = timedelta(days=expires_days) if expires_days else None
+    with db.writing() as conn:
+        user_id = identity.ensure_user(conn, org_code, user_name, role)
+        token_id, token = identity.create_token(conn, user_id, now(), expires, label)
+    click.echo(
+        f"token {token_id} for {user_name} ({role}, {org_code}); it is shown only now:", err=True
+    )
+    click.echo(token)
+
+
+@tokens_group.command("list")
+@click.option("--org", "org_code", default=None, help="Only this org's subtree.")
+@with_appcontext
+def tokens_list(org_code: str | None) -> None:
+    """List tokens (never the tokens themselves)."""
+    with db.reading() as conn:
+        rows = identity.list_tokens(conn, org_code)
+    for r in rows:
+        state = "revoked" if r.revoked_at else "active"
+        click.echo(
+            f"{r.id}\t{r.code}\t{r.name}\t{r.role}\t{state}\t"
+            f"expires={r.expires_at or '-'}\tlast_used={r.last_used_at or '-'}\t{r.label or ''}"
+        )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    with db.writing() as conn:
+        if not identity.revoke_token(conn, token_id, now()):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
 
 
 @main.command("serve")

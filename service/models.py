@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography, Geometry
-from sqlalchemy.dialects.postgresql import ARRAY, TSTZRANGE, Range
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, Range
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 KINDS = ("station", "home", "facility")
@@ -123,3 +123,72 @@ class Site(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)
     deleted_at: Mapped[datetime | None]
+
+
+ROLES = ("admin", "editor", "viewer")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"))
+    name: Mapped[str]
+    role: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    token_hash: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    label: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SiteAudit(Base):
+    __tablename__ = "site_audit"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    action: Mapped[str]
+    changes: Mapped[dict] = mapped_column(JSONB)
+    version: Mapped[int]
+    at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    request_hash: Mapped[str]
+    status: Mapped[int | None]
+    body: Mapped[dict | None] = mapped_column(JSONB)
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+REPORT_CATEGORIES = ("closed_but_listed_open", "amenity_missing", "wrong_location", "other")
+REPORT_STATUSES = ("open", "resolved", "rejected")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"))
+    category: Mapped[str]
+    comment: Mapped[str | None]
+    status: Mapped[str] = mapped_column(default="open")
+    created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    note: Mapped[str | None]

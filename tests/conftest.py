@@ -17,7 +17,7 @@ from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
 
 from schema import migrate
-from service import create_app, seeding
+from service import create_app, identity, seeding
 from service.config import DEFAULT_DATABASE_URL, TestConfig
 from service.extensions import db, make_engine
 from service.sites.store import upsert_site
@@ -135,5 +135,17 @@ def make_site(conn):
         site_id, outcome = upsert_site(conn, org_id, data, FROZEN_NOW, HORIZON_DAYS, "CN")
         assert outcome == "created"
         return site_id
+
+    return make
+
+
+@pytest.fixture()
+def bearer(conn):
+    """`bearer(org, role)`: an Authorization header for a new user of that org and role."""
+
+    def make(org: str, role: str, **token_options) -> dict:
+        user_id = identity.ensure_user(conn, org, f"{role}-{uuid.uuid4().hex[:8]}", role)
+        _, token = identity.create_token(conn, user_id, FROZEN_NOW, **token_options)
+        return {"Authorization": f"Bearer {token}"}
 
     return make

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from service import hours, vocabulary
 from service.fields import (
     Coordinate,
     Instant,
@@ -172,3 +173,71 @@ class HoursSchema(Schema):
     opening_hours = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     intervals = fields.List(fields.Nested(Interval), required=True)
+
+
+def _valid_hours(value: str) -> None:
+    message = hours.explain(value)
+    if message:
+        raise ValidationError(message)
+
+
+def _valid_timezone(value: str) -> None:
+    try:
+        hours.check_timezone(value)
+    except hours.HoursError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _valid_amenities(value: list[str]) -> None:
+    unknown = sorted(set(value) - vocabulary.codes())
+    if unknown:
+        raise ValidationError(f"Unknown amenity: {', '.join(unknown)} (see GET /v1/amenities).")
+
+
+class LocationIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    lat = Coordinate("lat", required=True)
+    lon = Coordinate("lon", required=True)
+
+
+class SiteWriteSchema(Schema):
+    """The fields an editor may set. Anything else in a body (id, version, ...) is a 422."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=200))
+    org = org_code(metadata={"description": "Org code in your subtree (default: your org)."})
+    external_id = fields.String(allow_none=True, validate=validate.Length(1, 100))
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    location = fields.Nested(LocationIn, required=True)
+    amenities = fields.List(
+        fields.String(validate=validate.Length(1, 40)),
+        validate=[validate.Length(max=60), _valid_amenities],
+    )
+    opening_hours = fields.String(
+        allow_none=True, validate=[validate.Length(1, 1000), _valid_hours]
+    )
+    timezone = fields.String(validate=_valid_timezone)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    area_m2 = fields.Float(
+        allow_none=True, allow_nan=False, validate=validate.Range(0, 1e6, min_inclusive=False)
+    )
+    star_rating = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=50))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class WriteArgs(StrictQuery):
+    crs = crs_field()
+
+
+class SitePatchSchema(SiteWriteSchema):
+    """A partial update: any subset of the writable fields."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, partial=True, **kwargs)

@@ -1,5 +1,6 @@
 """Writing sites: one upsert by (org, external_id) that bumps the version only on change."""
 
+import json
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -64,3 +65,207 @@ def upsert_site(
     if row is None:
         return None, "unchanged"
     return row.id, "created" if row.inserted else "updated"
+
+
+class Conflict(Exception):
+    """Another site of the org already has this external_id."""
+
+
+class Stale(Exception):
+    """The site changed since the version the caller read (If-Match failed)."""
+
+
+_SNAPSHOT_COLUMNS = ", ".join(
+    [*(f"s.{f}" for f in WRITABLE), "ST_Y(s.geom) AS lat", "ST_X(s.geom) AS lon"]
+)
+
+
+def snapshot(conn: sa.Connection, site_id: int, lock: bool = False) -> dict | None:
+    """The writable state of a live site (plus org, version), optionally locked for update."""
+    row = conn.execute(
+        sa.text(
+            f"SELECT {_SNAPSHOT_COLUMNS}, s.org_id, o.code::text AS org, s.version "
+            "FROM sites s JOIN orgs o ON o.id = s.org_id "
+            "WHERE s.id = :id AND s.deleted_at IS NULL" + (" FOR UPDATE OF s" if lock else "")
+        ),
+        {"id": site_id},
+    ).first()
+    if row is None:
+        return None
+    state = {f: getattr(row, f) for f in WRITABLE}
+    state["area_m2"] = float(state["area_m2"]) if state["area_m2"] is not None else None
+    state["location"] = {"lat": row.lat, "lon": row.lon}
+    state.update(org=row.org, org_id=row.org_id, version=row.version)
+    return state
+
+
+def diff(old: dict, new: dict) -> dict:
+    """{field: {"old": ..., "new": ...}} for every writable field (and org) that changes."""
+    fields = (*WRITABLE, "location", "org")
+    return {
+        f: {"old": old.get(f), "new": new[f]}
+        for f in fields
+        if f in new and _normal(f, new[f]) != _normal(f, old.get(f))
+    }
+
+
+def _normal(field: str, value):
+    if field == "amenities":
+        return sorted(set(value or []))
+    if field == "location" and value is not None:
+        return (round(value["lat"], 7), round(value["lon"], 7))
+    return value
+
+
+def record(
+    conn: sa.Connection,
+    site_id: int,
+    user_id: int | None,
+    action: str,
+    changes: dict,
+    version: int,
+    at: datetime,
+) -> None:
+    """One audit row, written in the caller's transaction."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO site_audit (site_id, user_id, action, changes, version, at) "
+            "VALUES (:site_id, :user_id, :action, CAST(:changes AS jsonb), :version, :at)"
+        ),
+        {
+            "site_id": site_id,
+            "user_id": user_id,
+            "action": action,
+            "changes": json.dumps(changes, ensure_ascii=False, default=str),
+            "version": version,
+            "at": at,
+        },
+    )
+
+
+def _values(conn: sa.Connection, data: dict, now: datetime, days: int, country: str) -> dict:
+    params = {f: data.get(f) for f in WRITABLE}
+    params["timezone"] = params["timezone"] or "Asia/Shanghai"
+    params["status"] = params["status"] or "active"
+    params["amenities"] = sorted(set(params["amenities"] or []))
+    params["hours_pattern_id"] = None
+    if params["opening_hours"]:
+        params["hours_pattern_id"] = hours_store.pattern_id(
+            conn, params["opening_hours"], params["timezone"], now, days, country
+        )
+    params.update(lat=data["location"]["lat"], lon=data["location"]["lon"], now=now)
+    return params
+
+
+_INSERT = sa.text(
+    f"""
+    INSERT INTO sites (org_id, geom, hours_pattern_id, {", ".join(WRITABLE)},
+                       created_at, updated_at)
+    VALUES (:org_id, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :hours_pattern_id,
+            {", ".join(":" + f for f in WRITABLE)}, :now, :now)
+    RETURNING id
+    """
+)
+
+_UPDATE = sa.text(
+    f"""
+    UPDATE sites SET {", ".join(f"{f} = :{f}" for f in WRITABLE)},
+        org_id = :org_id, geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+        hours_pattern_id = :hours_pattern_id, version = version + 1, updated_at = :now
+    WHERE id = :id AND version = :expected AND deleted_at IS NULL
+    RETURNING version
+    """
+)
+
+
+def create(
+    conn: sa.Connection,
+    org_id: int,
+    data: dict,
+    user_id: int | None,
+    now: datetime,
+    days: int,
+    country: str,
+) -> int:
+    """Insert a site and its audit row; raises Conflict on a duplicate external_id."""
+    params = _values(conn, data, now, days, country)
+    try:
+        with conn.begin_nested():
+            site_id = conn.scalar(_INSERT, {**params, "org_id": org_id})
+    except sa.exc.IntegrityError as exc:
+        if "sites_org_id_external_id_key" in str(exc.orig):
+            raise Conflict from None
+        raise
+    changes = diff({}, {**data, "amenities": params["amenities"]})
+    record(conn, site_id, user_id, "create", changes, 1, now)
+    return site_id
+
+
+def update(
+    conn: sa.Connection,
+    site_id: int,
+    expected: int,
+    changes: dict,
+    org_id: int | None,
+    user_id: int | None,
+    now: datetime,
+    days: int,
+    country: str,
+) -> int | None:
+    """Apply `changes` if the site is still at version `expected`; the new version.
+
+    None when the site does not exist; raises Stale when it moved on, Conflict on a
+    duplicate external_id. A change that changes nothing keeps the version.
+    """
+    old = snapshot(conn, site_id, lock=True)
+    if old is None:
+        return None
+    if old["version"] != expected:
+        raise Stale
+    delta = diff(old, changes)
+    if not delta:
+        return expected
+    merged = {**old, **changes}
+    params = _values(conn, merged, now, days, country)
+    params.update(id=site_id, expected=expected, org_id=org_id or old["org_id"])
+    try:
+        with conn.begin_nested():
+            version = conn.scalar(_UPDATE, params)
+    except sa.exc.IntegrityError as exc:
+        if "sites_org_id_external_id_key" in str(exc.orig):
+            raise Conflict from None
+        raise
+    record(conn, site_id, user_id, "update", delta, version, now)
+    return version
+
+
+def delete(
+    conn: sa.Connection, site_id: int, expected: int, user_id: int | None, now: datetime
+) -> bool:
+    """Soft delete (a tombstone for the change feed); False when there is no such site."""
+    old = snapshot(conn, site_id, lock=True)
+    if old is None:
+        return False
+    if old["version"] != expected:
+        raise Stale
+    conn.execute(
+        sa.text(
+            "UPDATE sites SET deleted_at = :now, version = version + 1, updated_at = :now "
+            "WHERE id = :id"
+        ),
+        {"id": site_id, "now": now},
+    )
+    record(conn, site_id, user_id, "delete", {}, expected + 1, now)
+    return True
+
+
+def history(conn: sa.Connection, site_id: int, after: int | None, limit: int) -> list[sa.Row]:
+    """Audit rows of a site, oldest first, with the acting user's name."""
+    return conn.execute(
+        sa.text(
+            "SELECT a.id, a.action, a.changes, a.version, a.at, a.user_id, u.name AS user_name "
+            "FROM site_audit a LEFT JOIN users u ON u.id = a.user_id "
+            "WHERE a.site_id = :site_id AND a.id > :after ORDER BY a.id LIMIT :limit"
+        ),
+        {"site_id": site_id, "after": after or 0, "limit": limit + 1},
+    ).all()

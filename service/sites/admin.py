@@ -1,0 +1,306 @@
+"""Admin site writes: create (idempotent), update and delete with If-Match, history."""
+
+import hashlib
+import logging
+
+import orjson
+import sqlalchemy as sa
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import Schema, fields
+
+from service import auth, cursors
+from service import crs as datum
+from service.extensions import db
+from service.http import Blueprint, invalid, json_response, now, url_with
+from service.models import Org
+from service.sites import queries, serialize, store
+from service.sites.schemas import (
+    SitePatchSchema,
+    SiteSchema,
+    SiteWriteSchema,
+    StrictQuery,
+    WriteArgs,
+)
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint(
+    "sites_admin",
+    __name__,
+    url_prefix="/v1/sites",
+    description="Union admins: create, update and delete sites (Bearer token).",
+)
+
+WRITERS = ("admin", "editor")
+
+
+class HistoryArgs(StrictQuery):
+    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    cursor = fields.String()
+
+
+class AuditUser(Schema):
+    id = fields.Integer(allow_none=True)
+    name = fields.String(allow_none=True)
+
+
+class AuditEntry(Schema):
+    id = fields.Integer(required=True)
+    action = fields.String(required=True)
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    version = fields.Integer(required=True)
+    user = fields.Nested(AuditUser, allow_none=True)
+    changes = fields.Dict(
+        required=True, metadata={"description": 'Each changed field: {"old": .., "new": ..}'}
+    )
+
+
+class HistoryPage(Schema):
+    items = fields.List(fields.Nested(AuditEntry), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+def _settings() -> tuple[int, str]:
+    cfg = current_app.config
+    return cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"]
+
+
+def _org_id(conn, code: str) -> int:
+    """The id of an org the caller may write to, or a 422 naming `org`."""
+    if not auth.principal().covers(code):
+        abort(422, messages={"json": {"org": [f"{code} is not in your org subtree."]}})
+    org_id = conn.scalar(sa.select(Org.id).where(Org.code == code))
+    if org_id is None:
+        abort(422, messages={"json": {"org": [f"No org {code}."]}})
+    return org_id
+
+
+def _to_wgs84(data: dict, crs: str) -> dict:
+    if "location" in data and crs != "wgs84":
+        lat, lon = datum.to_wgs84(data["location"]["lat"], data["location"]["lon"], crs)
+        data = {**data, "location": {"lat": lat, "lon": lon}}
+    return data
+
+
+def _site_response(conn, site_id: int, status: int, crs: str) -> Response:
+    row = queries.site_by_id(conn, site_id)
+    body = serialize.site(row, crs)
+    headers = {"ETag": f'"{_etag(row.id, row.version, crs)}"'}
+    if status == 201:
+        headers["Location"] = f"/v1/sites/{site_id}"
+    return json_response(body, status=status, headers=headers)
+
+
+def _etag(site_id: int, version: int, crs: str) -> str:
+    return f"{site_id}-{version}" + ("" if crs == "wgs84" else f"-{crs}")
+
+
+def _expected_version(site_id: int) -> int | None:
+    """The version named by If-Match (428 without it); None for `*`."""
+    header = request.headers.get("If-Match")
+    if not header:
+        abort(428, message="If-Match is required: send the ETag of the site you read.")
+    if header.strip() == "*":
+        return None
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            continue  # If-Match compares strongly
+        parts = tag.strip('"').split("-")
+        if len(parts) in (2, 3) and parts[0] == str(site_id) and parts[1].isdigit():
+            return int(parts[1])
+    abort(412, message="If-Match does not name a version of this site.")
+
+
+def _writable_site(conn, site_id: int) -> dict:
+    """The site's current state, 404 if it does not exist, 403 outside the caller's subtree."""
+    state = store.snapshot(conn, site_id)
+    if state is None:
+        abort(404, message=f"No site with id {site_id}.")
+    if not auth.principal().covers(state["org"]):
+        abort(403, message="This site belongs to an org outside your subtree.")
+    return state
+
+
+@blp.route("", endpoint="create")
+class SiteCreate(MethodView):
+    @auth.required(*WRITERS)
+    @blp.arguments(WriteArgs, location="query")
+    @blp.arguments(SiteWriteSchema, location="json")
+    @blp.response(201, SiteSchema)
+    @blp.doc(
+        security=auth.BEARER,
+        parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}],
+    )
+    def post(self, args, data):
+        """Create a site (201 with Location and ETag); Idempotency-Key makes retries safe."""
+        crs, me, at = args["crs"], auth.principal(), now()
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 200:
+            abort(400, message="Idempotency-Key must be 1 to 200 characters.")
+        fingerprint = hashlib.sha256(
+            orjson.dumps({"body": data, "crs": crs}, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+        days, country = _settings()
+        with db.writing() as conn:
+            if key is not None:
+                replay = _claim_key(conn, me.user_id, key, fingerprint)
+                if replay is not None:
+                    return _site_response(conn, replay, 201, crs)
+            org_id = _org_id(conn, data.get("org") or me.org_code)
+            try:
+                site_id = store.create(
+                    conn, org_id, _to_wgs84(data, crs), me.user_id, at, days, country
+                )
+            except store.Conflict:
+                abort(409, message="This org already has a site with that external_id.")
+            if key is not None:
+                conn.execute(
+                    sa.text(
+                        "UPDATE idempotency_keys SET site_id = :site_id, status = 201 "
+                        "WHERE user_id = :user_id AND key = :key"
+                    ),
+                    {"site_id": site_id, "user_id": me.user_id, "key": key},
+                )
+            return _site_response(conn, site_id, 201, crs)
+
+
+def _claim_key(conn, user_id: int, key: str, fingerprint: str) -> int | None:
+    """Claim an Idempotency-Key for this request; the site id of an earlier success.
+
+    A concurrent retry blocks on the key's row until the first request commits, then
+    sees its result; a key reused with a different request is a 422.
+    """
+    claimed = conn.scalar(
+        sa.text(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash) "
+            "VALUES (:user_id, :key, :hash) ON CONFLICT DO NOTHING RETURNING key"
+        ),
+        {"user_id": user_id, "key": key, "hash": fingerprint},
+    )
+    if claimed is not None:
+        return None
+    earlier = conn.execute(
+        sa.text(
+            "SELECT request_hash, site_id FROM idempotency_keys "
+            "WHERE user_id = :user_id AND key = :key"
+        ),
+        {"user_id": user_id, "key": key},
+    ).one()
+    if earlier.request_hash != fingerprint:
+        abort(422, message="This Idempotency-Key was used for a different request.")
+    return earlier.site_id
+
+
+@blp.route("/<int:site_id>", endpoint="change")
+class SiteChange(MethodView):
+    @auth.required(*WRITERS)
+    @blp.arguments(WriteArgs, location="query")
+    @blp.arguments(SitePatchSchema, location="json")
+    @blp.response(200, SiteSchema)
+    @blp.doc(
+        security=auth.BEARER,
+        parameters=[
+            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+        ],
+    )
+    def patch(self, args, changes, site_id):
+        """Change some fields; If-Match is required (428 without it, 412 when stale)."""
+        crs, me, at = args["crs"], auth.principal(), now()
+        days, country = _settings()
+        with db.writing() as conn:
+            state = _writable_site(conn, site_id)
+            expected = _expected_version(site_id)
+            org_id = _org_id(conn, changes["org"]) if "org" in changes else None
+            try:
+                version = store.update(
+                    conn,
+                    site_id,
+                    state["version"] if expected is None else expected,
+                    _to_wgs84(changes, crs),
+                    org_id,
+                    me.user_id,
+                    at,
+                    days,
+                    country,
+                )
+            except store.Stale:
+                abort(412, message="The site has changed since you read it; GET it again.")
+            except store.Conflict:
+                abort(409, message="This org already has a site with that external_id.")
+            if version is None:
+                abort(404, message=f"No site with id {site_id}.")
+            return _site_response(conn, site_id, 200, crs)
+
+    @auth.required(*WRITERS)
+    @blp.response(204)
+    @blp.doc(
+        security=auth.BEARER,
+        parameters=[
+            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+        ],
+    )
+    def delete(self, site_id):
+        """Soft-delete a site (it leaves search; a tombstone stays); If-Match is required."""
+        me, at = auth.principal(), now()
+        with db.writing() as conn:
+            state = _writable_site(conn, site_id)
+            expected = _expected_version(site_id)
+            try:
+                store.delete(
+                    conn,
+                    site_id,
+                    state["version"] if expected is None else expected,
+                    me.user_id,
+                    at,
+                )
+            except store.Stale:
+                abort(412, message="The site has changed since you read it; GET it again.")
+        return Response(status=204)
+
+
+@blp.route("/<int:site_id>/history", endpoint="history")
+class SiteHistory(MethodView):
+    @auth.required("admin", "editor", "viewer")
+    @blp.arguments(HistoryArgs, location="query")
+    @blp.response(200, HistoryPage)
+    @blp.doc(security=auth.BEARER)
+    def get(self, args, site_id):
+        """Audit trail of a site in your subtree: who changed what, when, old and new."""
+        after = None
+        if "cursor" in args:
+            try:
+                after = cursors.decode(args["cursor"], request.args.to_dict()).get("i")
+            except cursors.CursorError as exc:
+                invalid("cursor", str(exc))
+            if type(after) is not int:
+                invalid("cursor", "Malformed cursor.")
+        with db.reading() as conn:
+            org = conn.scalar(
+                sa.text(
+                    "SELECT o.code::text FROM sites s JOIN orgs o ON o.id = s.org_id "
+                    "WHERE s.id = :id"
+                ),
+                {"id": site_id},
+            )
+            if org is None or not auth.principal().covers(org):
+                abort(404, message=f"No site with id {site_id} in your subtree.")
+            rows = store.history(conn, site_id, after, args["limit"])
+        page, more = rows[: args["limit"]], len(rows) > args["limit"]
+        items = [
+            {
+                "id": r.id,
+                "action": r.action,
+                "at": serialize.rfc3339(r.at, "Asia/Shanghai"),
+                "version": r.version,
+                "user": {"id": r.user_id, "name": r.user_name} if r.user_id else None,
+                "changes": r.changes,
+            }
+            for r in page
+        ]
+        next_url = None
+        if more:
+            next_url = url_with(cursor=cursors.encode({"i": page[-1].id}, request.args.to_dict()))
+        return json_response({"items": items, "next": next_url})
