@@ -4,6 +4,7 @@ import logging
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 
 import click
@@ -19,6 +20,15 @@ from service.models import ROLES
 logger = logging.getLogger(__name__)
 
 
+@contextmanager
+def refusal():
+    """A refused command says why in one line, not with a traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def no_statement_timeout(conn) -> None:
     """Bulk commands may run long; the per-statement limit is for requests."""
     conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
@@ -28,6 +38,7 @@ def no_statement_timeout(conn) -> None:
 def main() -> None:
     """Yizhan: the union waystation registry."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @main.group("db")
@@ -98,7 +109,7 @@ def orgs_add(code: str, name: str) -> None:
     """Add (or rename) an org; its parent must exist unless it is a root."""
     from service import seeding
 
-    with db.writing() as conn:
+    with db.writing() as conn, refusal():
         org_id = seeding.upsert_org(conn, code, name)
     click.echo(f"org {code} (id {org_id})")
 
@@ -115,7 +126,7 @@ def users_group() -> None:
 @with_appcontext
 def users_add(org_code: str, role: str, name: str) -> None:
     """Add a user to an org (or change its role)."""
-    with db.writing() as conn:
+    with db.writing() as conn, refusal():
         user_id = identity.ensure_user(conn, org_code, name, role)
     click.echo(f"user {name} ({role}) in {org_code}: id {user_id}")
 
@@ -138,7 +149,7 @@ def tokens_create(
     """Create a token for a user of ORG with ROLE; prints the token once."""
     user_name = user_name or f"{org_code}-{role}"
     expires = timedelta(days=expires_days) if expires_days else None
-    with db.writing() as conn:
+    with db.writing() as conn, refusal():
         user_id = identity.ensure_user(conn, org_code, user_name, role)
         token_id, token = identity.create_token(conn, user_id, now(), expires, label)
     click.echo(

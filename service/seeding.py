@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from service.amenities.queries import sync_vocabulary
+from service.fields import ORG_CODE
 from service.models import Org
 from service.sites.store import upsert_site
 
@@ -19,6 +20,8 @@ def fixture(name: str):
 
 def upsert_org(conn: sa.Connection, code: str, name: str) -> int:
     """Create or rename an org; a non-root org's parent must already exist."""
+    if not ORG_CODE.match(code):
+        raise ValueError(f"{code!r} is not an org code (dotted lowercase labels, e.g. zj.zs.dh)")
     if "." in code:
         parent = code.rsplit(".", 1)[0]
         if conn.scalar(sa.select(Org.id).where(Org.code == parent)) is None:

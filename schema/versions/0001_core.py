@@ -24,7 +24,8 @@ def upgrade() -> None:
         """
         CREATE TABLE orgs (
             id         integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            code       ltree NOT NULL UNIQUE,
+            code       ltree NOT NULL UNIQUE
+                       CHECK (code::text ~ '^[a-z0-9_]{1,30}(\\.[a-z0-9_]{1,30}){0,9}$'),
             name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
             created_at timestamptz NOT NULL DEFAULT now()
         );
