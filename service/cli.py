@@ -13,6 +13,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from service import create_app, hours_store, identity
+from service.crs import CRS_NAMES
 from service.extensions import db
 from service.http import now
 from service.models import ROLES
@@ -112,6 +113,39 @@ def orgs_add(code: str, name: str) -> None:
     with db.writing() as conn, refusal():
         org_id = seeding.upsert_org(conn, code, name)
     click.echo(f"org {code} (id {org_id})")
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", "org_code", required=True, help="Rows go to this org or below it.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--crs", type=click.Choice(CRS_NAMES), default="wgs84", show_default=True)
+@with_appcontext
+def import_file(path: str, org_code: str, dry_run: bool, crs: str) -> None:
+    """Upsert a CSV (UTF-8 or GB18030) or GeoJSON file of sites, all or nothing."""
+    from service.imports.parse import TooLarge
+    from service.imports.routes import Rejected, run_import
+
+    media = "application/geo+json" if path.lower().endswith(("json", "geojson")) else "text/csv"
+    with open(path, "rb") as f:
+        body = f.read()
+    try:
+        with db.writing() as conn:
+            no_statement_timeout(conn)
+            outcome = run_import(conn, body, media, org_code, None, lambda code: True, crs, dry_run)
+    except Rejected as exc:
+        for e in exc.errors:
+            click.echo(f"row {e.row}\t{e.field}\t{e.message}", err=True)
+        raise click.ClickException(
+            f"rejected: {len(exc.errors)} problems; nothing written"
+        ) from None
+    except TooLarge as exc:
+        raise click.ClickException(str(exc) or "too many rows") from None
+    verb = "would be" if dry_run else "were"
+    click.echo(
+        f"{outcome.created} created, {outcome.updated} updated, {outcome.unchanged} unchanged "
+        f"({verb} written)"
+    )
 
 
 @main.group("users")

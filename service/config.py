@@ -23,6 +23,10 @@ class Config:
     # Public holidays ("PH") are taken from this country's calendar.
     HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
     DEFAULT_TIMEZONE = "Asia/Shanghai"
+    # Request bodies: 1 MiB in general, more for bulk imports (both answer 413 beyond).
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+    IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
     # Callable returning an aware datetime; tests replace it to freeze "now".
     NOW = None
 

@@ -15,6 +15,16 @@ PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
 
 
+class Text(fields.String):
+    """A string PostgreSQL can store: no NUL characters (psycopg2 refuses them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
+
+
 class CommaList(fields.Field):
     """`a,b,c` in a query string: a de-duplicated list of allowed codes."""
 

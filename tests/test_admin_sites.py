@@ -294,3 +294,10 @@ def test_authorization_matrix(
             )
             == version_before
         )
+
+
+def test_nul_characters_are_422_not_a_server_error(client, conn, editor):
+    before = count(conn, "sites")
+    r = create(client, editor, name="驿站\u0000")
+    assert r.status_code == 422 and "name" in r.json["errors"]
+    assert count(conn, "sites") == before

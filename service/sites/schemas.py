@@ -8,6 +8,7 @@ from service import hours, vocabulary
 from service.fields import (
     Coordinate,
     Instant,
+    Text,
     amenity_list,
     crs_field,
     kind_list,
@@ -208,28 +209,26 @@ class SiteWriteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    name_en = fields.String(allow_none=True, validate=validate.Length(max=200))
+    kind = Text(required=True, validate=validate.OneOf(KINDS))
+    name = Text(required=True, validate=validate.Length(1, 200))
+    name_en = Text(allow_none=True, validate=validate.Length(max=200))
     org = org_code(metadata={"description": "Org code in your subtree (default: your org)."})
-    external_id = fields.String(allow_none=True, validate=validate.Length(1, 100))
-    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    external_id = Text(allow_none=True, validate=validate.Length(1, 100))
+    address = Text(allow_none=True, validate=validate.Length(max=500))
     location = fields.Nested(LocationIn, required=True)
     amenities = fields.List(
-        fields.String(validate=validate.Length(1, 40)),
+        Text(validate=validate.Length(1, 40)),
         validate=[validate.Length(max=60), _valid_amenities],
     )
-    opening_hours = fields.String(
-        allow_none=True, validate=[validate.Length(1, 1000), _valid_hours]
-    )
-    timezone = fields.String(validate=_valid_timezone)
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    opening_hours = Text(allow_none=True, validate=[validate.Length(1, 1000), _valid_hours])
+    timezone = Text(validate=_valid_timezone)
+    status = Text(validate=validate.OneOf(STATUSES))
     area_m2 = fields.Float(
         allow_none=True, allow_nan=False, validate=validate.Range(0, 1e6, min_inclusive=False)
     )
     star_rating = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=50))
-    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    phone = Text(allow_none=True, validate=validate.Length(max=50))
+    description = Text(allow_none=True, validate=validate.Length(max=2000))
 
 
 class WriteArgs(StrictQuery):

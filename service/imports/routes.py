@@ -1,0 +1,157 @@
+"""POST /v1/imports: bulk CSV or GeoJSON upsert by (org, external_id), all or nothing."""
+
+import logging
+from dataclasses import asdict
+
+import sqlalchemy as sa
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import Schema, fields
+
+from service import auth
+from service.errors import problem
+from service.extensions import db
+from service.fields import crs_field, org_code
+from service.http import Blueprint, json_response, now
+from service.imports import parse
+from service.imports.store import upsert
+from service.models import Org
+from service.sites.schemas import StrictQuery
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint(
+    "imports",
+    __name__,
+    url_prefix="/v1/imports",
+    description="Bulk upsert of sites from CSV or GeoJSON (Bearer token).",
+)
+
+
+# A file that is wrong everywhere would otherwise answer with a report larger than itself.
+MAX_REPORTED_ERRORS = 1000
+
+
+class ImportArgs(StrictQuery):
+    org = org_code(required=True, metadata={"description": "Rows go to this org or below it."})
+    dry_run = fields.Boolean(load_default=False)
+    crs = crs_field()
+
+
+class ImportResult(Schema):
+    created = fields.Integer(required=True)
+    updated = fields.Integer(required=True)
+    unchanged = fields.Integer(required=True)
+    dry_run = fields.Boolean(required=True)
+
+
+class Rejected(ValueError):
+    """The file is refused: the errors say which rows and fields."""
+
+    def __init__(self, errors: list[parse.RowError]) -> None:
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+
+
+def run_import(
+    conn: sa.Connection,
+    body: bytes,
+    content_type: str,
+    org: str,
+    user_id: int | None,
+    covers,
+    crs: str = "wgs84",
+    dry_run: bool = False,
+):
+    """Parse, check every row's org, upsert; raises Rejected with every problem found.
+
+    `covers(code)` says whether the caller may write to an org. Shared by the API and
+    `yizhan import`.
+    """
+    cfg = current_app.config
+    rows, errors = parse.parse(body, content_type, crs, cfg["IMPORT_MAX_ROWS"])
+    codes = {row.org or org for row in rows}
+    known = dict(
+        conn.execute(
+            sa.select(sa.cast(Org.code, sa.Text), Org.id).where(
+                sa.cast(Org.code, sa.Text).in_(codes)
+            )
+        ).all()
+    )
+    resolved, seen = [], {}
+    for row in rows:
+        code = row.org or org
+        if not (code == org or code.startswith(org + ".")) or not covers(code):
+            errors.append(parse.RowError(row.number, "org", f"{code} is not in {org}'s subtree."))
+        elif code not in known:
+            errors.append(parse.RowError(row.number, "org", f"No org {code}."))
+        elif (key := (code, row.data["external_id"])) in seen:
+            # The parser sees `org` as written; an empty cell and `org=CODE` are the same org.
+            message = f"Duplicate of row {seen[key]} (same org and external_id)."
+            errors.append(parse.RowError(row.number, "external_id", message))
+        else:
+            seen[key] = row.number
+            resolved.append((row.number, known[code], row.data))
+    if errors:
+        raise Rejected(sorted(set(errors), key=lambda e: (e.row, e.field, e.message)))
+    return upsert(
+        conn, resolved, user_id, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"], dry_run
+    )
+
+
+def _upload() -> tuple[bytes, str]:
+    """The file and its media type: the raw body, or the multipart field `file`."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            abort(400, message="A multipart upload needs the file in the field `file`.")
+        media = upload.mimetype
+        # Browsers label .csv files on Windows with Excel as application/vnd.ms-excel.
+        if media in ("", "application/octet-stream", "application/vnd.ms-excel"):
+            name = (upload.filename or "").lower()
+            media = "text/csv" if name.endswith(".csv") else "application/geo+json"
+        return upload.read(), media
+    return request.get_data(cache=False), request.mimetype
+
+
+@blp.route("")
+class Imports(MethodView):
+    @auth.required("admin", "editor")
+    @blp.arguments(ImportArgs, location="query")
+    @blp.response(200, ImportResult)
+    @blp.doc(security=auth.BEARER)
+    def post(self, args):
+        """Upsert a CSV or GeoJSON file of sites; dry_run=true reports without writing."""
+        me = auth.principal()
+        if not me.covers(args["org"]):
+            abort(403, message=f"{args['org']} is not in your org subtree.")
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+        body, media = _upload()
+        if media not in parse.MEDIA_TYPES:
+            abort(415, message="Send text/csv or application/geo+json (or multipart `file`).")
+        try:
+            with db.writing() as conn:
+                outcome = run_import(
+                    conn,
+                    body,
+                    media,
+                    args["org"],
+                    me.user_id,
+                    me.covers,
+                    args["crs"],
+                    args["dry_run"],
+                )
+        except parse.TooLarge as exc:
+            abort(413, message=str(exc) or "Too many rows in one import.")
+        except Rejected as exc:
+            shown = exc.errors[:MAX_REPORTED_ERRORS]
+            more = "" if len(shown) == len(exc.errors) else f" (the first {len(shown)} listed)"
+            return problem(
+                422,
+                f"The file was rejected: {len(exc.errors)} problems{more}; nothing was written.",
+                title="Invalid import",
+                kind="import-rejected",
+                errors=[asdict(e) for e in shown],
+            )
+        return json_response({**asdict(outcome), "dry_run": args["dry_run"]})
