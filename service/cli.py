@@ -233,7 +233,7 @@ def serve(workers: int | None, port: int | None, host: str) -> None:
         f"--bind={host}:{port}",
         f"--workers={workers}",
         "--worker-class=sync",
-        "--timeout=30",
+        "--timeout=150",  # a 100,000-row import takes ~20 s; its statements stop at 120 s
         "--graceful-timeout=20",
         "--keep-alive=5",
         "--max-requests=20000",
