@@ -19,6 +19,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
     from service.imports.routes import blp as imports_blp
+    from service.reports.routes import blp as reports_blp
     from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
 
@@ -28,7 +29,14 @@ def create_app(config: type | dict | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "yizhan tokens create"}
     )
-    for blp in (sites_blp, sites_admin_blp, imports_blp, amenities_blp, health_blp):
+    for blp in (
+        sites_blp,
+        sites_admin_blp,
+        imports_blp,
+        reports_blp,
+        amenities_blp,
+        health_blp,
+    ):
         api.register_blueprint(blp)
     docs.register(app)
     return app

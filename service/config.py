@@ -27,6 +27,8 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
     IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
+    # Rider reports accepted per client address per hour (per worker process).
+    REPORTS_PER_HOUR = _int("REPORTS_PER_HOUR", 10)
     # Callable returning an aware datetime; tests replace it to freeze "now".
     NOW = None
 

@@ -112,6 +112,7 @@ def db_engine(app) -> sa.Engine:
 
 @pytest.fixture()
 def client(app, conn):
+    app.extensions.pop("yizhan.limits", None)  # each test starts with fresh rate limits
     return app.test_client()
 
 

@@ -109,7 +109,7 @@ def _expected_version(site_id: int) -> int | None:
         if tag.startswith("W/"):
             continue  # If-Match compares strongly
         parts = tag.strip('"').split("-")
-        if len(parts) in (2, 3) and parts[0] == str(site_id) and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] == str(site_id) and parts[1].isdigit():
             return int(parts[1])
     abort(412, message="If-Match does not name a version of this site.")
 

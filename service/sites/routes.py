@@ -7,10 +7,11 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
+from service import auth, cursors, hours, hours_store
 from service import crs as datum
-from service import cursors, hours, hours_store
 from service.extensions import db
 from service.http import Blueprint, cached, invalid, json_response, now, url_with
+from service.reports import queries as reports
 from service.sites import filters, queries, serialize
 from service.sites.schemas import (
     HoursArgs,
@@ -187,9 +188,18 @@ class SiteById(MethodView):
             abort(404, message=f"No site with id {site_id}.")
         body = serialize.site(row, args["crs"])
         etag = _etag(row, args["crs"])
+        headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Authorization"}
+        if "Authorization" in request.headers:
+            # Admins of the site's subtree also see its open rider reports.
+            me = auth.authenticate(now())
+            if me.covers(row.org_code):
+                with db.reading() as conn:
+                    body["open_reports"] = reports.open_counts(conn, [site_id]).get(site_id, 0)
+                etag += f"-r{body['open_reports']}"
+                headers.update(ETag=f'"{etag}"', **{"Cache-Control": "private, no-cache"})
         if request.if_none_match.contains_weak(etag):
-            return Response(status=304, headers={"ETag": f'"{etag}"'})
-        return json_response(body, headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
+            return Response(status=304, headers=headers)
+        return json_response(body, headers=headers)
 
 
 def _etag(row, crs: str) -> str:
