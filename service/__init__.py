@@ -19,6 +19,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
     from service.imports.routes import blp as imports_blp
+    from service.orgs.routes import blp as orgs_blp
     from service.reports.routes import blp as reports_blp
     from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
@@ -34,6 +35,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         sites_admin_blp,
         imports_blp,
         reports_blp,
+        orgs_blp,
         amenities_blp,
         health_blp,
     ):
