@@ -91,3 +91,44 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_site(app, commit
             sa.text("SELECT count(*) FROM sites WHERE external_id = 'C-2' AND deleted_at IS NULL")
         )
     assert n == 1
+
+
+def test_a_killed_import_leaves_no_row(app, committed):
+    """The database connection of a running import is killed mid-INSERT: 503, zero rows."""
+    lines = ["external_id,kind,name,lat,lon,amenities"]
+    lines += [f"K-{i},station,被中断的导入{i},28.8,121.1,wifi" for i in range(30_000)]
+    body = ("\n".join(lines) + "\n").encode()
+    result = {}
+
+    def run() -> None:
+        result["response"] = app.test_client().post(
+            "/v1/imports",
+            data=body,
+            query_string={"org": ORG},
+            headers={**committed, "Content-Type": "text/csv"},
+        )
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    killed = False
+    with db_engine(app).connect() as watcher:
+        for _ in range(3000):  # up to ~30 s
+            pid = watcher.scalar(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND query LIKE '%INSERT INTO sites%import_rows%' AND state = 'active'"
+                )
+            )
+            if pid:
+                killed = watcher.scalar(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                break
+            watcher.commit()
+            threading.Event().wait(0.01)
+    worker.join(timeout=60)
+    assert killed
+    response = result["response"]
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    with db_engine(app).connect() as conn:
+        left = conn.scalar(sa.text("SELECT count(*) FROM sites WHERE external_id LIKE 'K-%'"))
+    assert left == 0

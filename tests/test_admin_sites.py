@@ -239,25 +239,25 @@ def test_delete_is_soft_and_audited(client, conn, editor):
 # The caller belongs to zj.nb (Ningbo). Its subtree: zj.nb and zj.nb.zh (Zhenhai).
 RELATIONS = {"own": "zj.nb", "child": "zj.nb.zh", "sibling": "zj.hz", "parent": "zj"}
 MATRIX = [
-    # role, relation, POST into org, PATCH, DELETE, GET history
-    ("admin", "own", 201, 200, 204, 200),
-    ("admin", "child", 201, 200, 204, 200),
-    ("admin", "sibling", 422, 403, 403, 404),
-    ("admin", "parent", 422, 403, 403, 404),
-    ("editor", "own", 201, 200, 204, 200),
-    ("editor", "child", 201, 200, 204, 200),
-    ("editor", "sibling", 422, 403, 403, 404),
-    ("editor", "parent", 422, 403, 403, 404),
-    ("viewer", "own", 403, 403, 403, 200),
-    ("viewer", "child", 403, 403, 403, 200),
-    ("viewer", "sibling", 403, 403, 403, 404),
-    ("viewer", "parent", 403, 403, 403, 404),
+    # role, relation, POST into org, PATCH, DELETE, GET history, import, triage a report
+    ("admin", "own", 201, 200, 204, 200, 200, 200),
+    ("admin", "child", 201, 200, 204, 200, 200, 200),
+    ("admin", "sibling", 422, 403, 403, 404, 403, 404),
+    ("admin", "parent", 422, 403, 403, 404, 403, 404),
+    ("editor", "own", 201, 200, 204, 200, 200, 200),
+    ("editor", "child", 201, 200, 204, 200, 200, 200),
+    ("editor", "sibling", 422, 403, 403, 404, 403, 404),
+    ("editor", "parent", 422, 403, 403, 404, 403, 404),
+    ("viewer", "own", 403, 403, 403, 200, 403, 403),
+    ("viewer", "child", 403, 403, 403, 200, 403, 403),
+    ("viewer", "sibling", 403, 403, 403, 404, 403, 403),
+    ("viewer", "parent", 403, 403, 403, 404, 403, 403),
 ]
 
 
-@pytest.mark.parametrize("role, relation, post, patch, delete, history", MATRIX)
+@pytest.mark.parametrize("role, relation, post, patch, delete, history, imports, triage", MATRIX)
 def test_authorization_matrix(
-    client, conn, bearer, make_site, role, relation, post, patch, delete, history
+    client, conn, bearer, make_site, role, relation, post, patch, delete, history, imports, triage
 ):
     org = RELATIONS[relation]
     caller = bearer("zj.nb", role)
@@ -294,6 +294,28 @@ def test_authorization_matrix(
             )
             == version_before
         )
+
+    # Bulk import into that org: nothing is written unless allowed.
+    csv = "external_id,kind,name,lat,lon\nM-1,station,矩阵导入,29.9,121.6\n".encode()
+    r = client.post(
+        "/v1/imports",
+        data=csv,
+        query_string={"org": org},
+        headers={**caller, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == imports
+    imported = conn.scalar(sa.text("SELECT count(*) FROM sites WHERE external_id = 'M-1'"))
+    assert imported == (1 if imports == 200 else 0)
+
+    # Triage a rider report on a (live) site of that org.
+    live = make_site(29.9, 121.6, org=org)
+    report_id = client.post(f"/v1/sites/{live}/reports", json={"category": "other"}).json["id"]
+    r = client.patch(f"/v1/reports/{report_id}", json={"status": "rejected"}, headers=caller)
+    assert r.status_code == triage
+    status = conn.scalar(sa.text("SELECT status FROM reports WHERE id = :i"), {"i": report_id})
+    assert status == ("rejected" if triage == 200 else "open")
+    listed = client.get("/v1/reports", headers=caller).json["items"]
+    assert (report_id in {x["id"] for x in listed}) is (history == 200)
 
 
 def test_nul_characters_are_422_not_a_server_error(client, conn, editor):
