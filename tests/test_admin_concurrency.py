@@ -116,6 +116,7 @@ def test_a_killed_import_leaves_no_row(app, committed):
             pid = watcher.scalar(
                 sa.text(
                     "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    "AND datname = current_database() "
                     "AND query LIKE '%INSERT INTO sites%import_rows%' AND state = 'active'"
                 )
             )
