@@ -18,14 +18,19 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.amenities.routes import blp as amenities_blp
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
+    from service.http import IdConverter
     from service.imports.routes import blp as imports_blp
     from service.orgs.routes import blp as orgs_blp
     from service.reports.routes import blp as reports_blp
     from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
 
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     api.init_app(app)
+    api.register_converter(
+        IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
+    )
     errors.register(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "yizhan tokens create"}

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import math
 
 import orjson
 
@@ -32,4 +33,9 @@ def decode(cursor: str, params: dict) -> dict:
         raise CursorError("Malformed cursor.") from None
     if not isinstance(payload, dict) or payload.get("q") != fingerprint(params):
         raise CursorError("This cursor belongs to a different query; start again without it.")
+    for value in payload.values():
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise CursorError("Malformed cursor.")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CursorError("Malformed cursor.")
     return payload

@@ -45,16 +45,26 @@ def _status_title(status: int) -> str:
 
 
 def _flatten_messages(messages: dict) -> dict:
-    """webargs nests messages by location ({"query": {"lat": [...]}}); clients want fields."""
-    flat: dict = {}
-    for location, fields in messages.items():
-        if not isinstance(fields, dict):
-            flat[location] = fields
-            continue
-        for field, msgs in fields.items():
-            name = "request" if field == "_schema" else field
-            flat.setdefault(name, [])
-            flat[name].extend(msgs if isinstance(msgs, list) else [msgs])
+    """Field paths to their messages, e.g. {"lat": [..], "location.lat": [..], "amenities.0": [..]}.
+
+    webargs nests messages by location ({"query": {"lat": [...]}}) and marshmallow by
+    nested field and list index; clients want one flat object with string keys.
+    """
+    flat: dict[str, list[str]] = {}
+
+    def walk(path: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                name = "request" if key == "_schema" else str(key)
+                walk(f"{path}.{name}" if path else name, inner)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(path, item)
+        else:
+            flat.setdefault(path or "request", []).append(str(value))
+
+    for fields in messages.values():
+        walk("", fields)
     return flat
 
 

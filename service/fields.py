@@ -16,12 +16,16 @@ ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
 
 
 class Text(fields.String):
-    """A string PostgreSQL can store: no NUL characters (psycopg2 refuses them)."""
+    """A string PostgreSQL can store: valid UTF-8 without NUL (psycopg2 refuses both)."""
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800" in the JSON
+            raise ValidationError("Must be valid Unicode text.") from None
         return text
 
 

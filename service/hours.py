@@ -30,8 +30,20 @@ def timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def check_timezone(name: str) -> None:
+@lru_cache(maxsize=1024)
+def _usable_zone(name: str) -> bool:
+    """Known to the system and usable by opening-hours-py ("Factory" and "localtime" are not)."""
     if name not in timezones():
+        return False
+    try:
+        opening_hours.OpeningHours("24/7", timezone=ZoneInfo(name))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_timezone(name: str) -> None:
+    if not _usable_zone(name):
         raise HoursError(f"unknown IANA time zone {name!r}")
 
 

@@ -61,15 +61,19 @@ def _write_intervals(
     return len(spans)
 
 
-def pattern_id(
-    conn: sa.Connection, expression: str, tz: str, now: datetime, days: int, country: str
-) -> int:
-    """The id of the pattern for (expression, tz), creating and materialising it if new."""
-    found = conn.scalar(
+def find_pattern(conn: sa.Connection, expression: str, tz: str) -> int | None:
+    return conn.scalar(
         sa.select(HoursPattern.id).where(
             HoursPattern.opening_hours == expression, HoursPattern.timezone == tz
         )
     )
+
+
+def pattern_id(
+    conn: sa.Connection, expression: str, tz: str, now: datetime, days: int, country: str
+) -> int:
+    """The id of the pattern for (expression, tz), creating and materialising it if new."""
+    found = find_pattern(conn, expression, tz)
     if found is not None:
         return found
     horizon = current_horizon(conn) or _set_horizon(conn, now, days)

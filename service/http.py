@@ -9,6 +9,20 @@ import orjson
 from flask import Response, current_app, request
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
+
+
+class IdConverter(IntegerConverter):
+    """`<id:...>` in routes: a positive bigint; anything else does not match (404)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def require_json() -> None:
+    """Before a JSON write: 415 unless the body is declared as JSON."""
+    if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
+        abort(415, message="Send the body as application/json.")
 
 
 class StrictParser(FlaskParser):

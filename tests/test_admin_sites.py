@@ -118,7 +118,7 @@ def test_mass_assignment_is_422_and_writes_nothing(client, conn, editor, field):
         ({"opening_hours": "Mo-Su 09:00-21:60"}, "opening_hours"),
         ({"amenities": ["jacuzzi"]}, "amenities"),
         ({"kind": "hotel"}, "kind"),
-        ({"location": {"lat": 91, "lon": 120}}, "location"),
+        ({"location": {"lat": 91, "lon": 120}}, "location.lat"),
         ({"star_rating": 6}, "star_rating"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"org": "zj.hz"}, "org"),  # a sibling of the caller's org

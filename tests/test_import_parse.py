@@ -134,7 +134,7 @@ def test_undecodable_bytes_give_one_encoding_error(body):
         ({"lon": "inf"}, "lon", "Not a valid number"),
         ({"lon": ""}, "lon", "Missing data"),
         ({"area_m2": "nan"}, "area_m2", "Not a valid number"),
-        ({"area_m2": "0"}, "area_m2", "greater than 0"),
+        ({"area_m2": "0"}, "area_m2", "greater than or equal to 0.1"),
         ({"star_rating": "6"}, "star_rating", "less than or equal to 5"),
         ({"star_rating": "3.5"}, "star_rating", "Not a valid integer"),
         ({"star_rating": "three"}, "star_rating", "Not a valid integer"),

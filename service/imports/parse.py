@@ -202,11 +202,11 @@ def _point(geometry) -> dict:
     if kind != "Point":
         raise ValueError(f"Expected a Point geometry, got {kind or 'none'}.")
     coordinates = geometry.get("coordinates")
-    if not (isinstance(coordinates, list) and len(coordinates) == 2) or not all(
+    if not (isinstance(coordinates, list) and len(coordinates) in (2, 3)) or not all(
         isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c)
         for c in coordinates
     ):
-        raise ValueError("Point coordinates must be two finite numbers: [lon, lat].")
+        raise ValueError("Point coordinates must be finite numbers: [lon, lat] or [lon, lat, alt].")
     return {"lon": coordinates[0], "lat": coordinates[1]}
 
 
@@ -242,7 +242,10 @@ def _duplicate(number: int, body: dict, first_seen: dict[tuple, int]) -> list[Ro
     external_id = body.get("external_id")
     if not isinstance(external_id, str):
         return []
-    key = (body.get("org"), external_id)
+    org = body.get("org")
+    if org is not None and not isinstance(org, str):
+        return []  # the schema reports the bad `org` itself
+    key = (org, external_id)
     first = first_seen.setdefault(key, number)
     if first == number:
         return []

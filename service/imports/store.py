@@ -97,7 +97,12 @@ def upsert(
         if values["opening_hours"]:
             key = (values["opening_hours"], values["timezone"])
             if key not in patterns:
-                patterns[key] = hours_store.pattern_id(conn, *key, now, days, country)
+                # A dry run must write nothing: it only looks for an existing pattern.
+                patterns[key] = (
+                    hours_store.find_pattern(conn, *key)
+                    if dry_run
+                    else hours_store.pattern_id(conn, *key, now, days, country)
+                )
             pattern = patterns[key]
         staged.append(
             {

@@ -8,11 +8,12 @@ from marshmallow import RAISE, Schema, fields, validate
 from service import auth
 from service.extensions import db
 from service.fields import Text, org_code
-from service.http import Blueprint, json_response
+from service.http import Blueprint, json_response, require_json
 from service.models import Org
 from service.sites.schemas import StrictQuery
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1/orgs", description="The org tree.")
+blp.before_request(require_json)
 
 
 class OrgSchema(Schema):

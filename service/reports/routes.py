@@ -8,12 +8,13 @@ from marshmallow import RAISE, Schema, fields, validate
 from service import auth, cursors, limits
 from service.extensions import db
 from service.fields import Text
-from service.http import Blueprint, invalid, json_response, now, url_with
+from service.http import Blueprint, invalid, json_response, now, require_json, url_with
 from service.models import REPORT_CATEGORIES, REPORT_STATUSES
 from service.reports import queries
 from service.sites.schemas import StrictQuery
 
 blp = Blueprint("reports", __name__, description="Rider reports and their triage.")
+blp.before_request(require_json)
 
 
 class ReportIn(Schema):
@@ -48,7 +49,7 @@ class ReportPage(Schema):
 
 class ReportListArgs(StrictQuery):
     status = fields.String(validate=validate.OneOf(REPORT_STATUSES))
-    site_id = fields.Integer(validate=validate.Range(min=1))
+    site_id = fields.Integer(validate=validate.Range(1, 2**63 - 1))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=validate.Length(max=200))
 
@@ -61,7 +62,7 @@ class ReportPatch(Schema):
     note = Text(allow_none=True, validate=validate.Length(max=500))
 
 
-@blp.route("/v1/sites/<int:site_id>/reports")
+@blp.route("/v1/sites/<id:site_id>/reports")
 class SiteReports(MethodView):
     @blp.arguments(ReportIn, location="json")
     @blp.response(201, ReportSchema)
@@ -108,7 +109,7 @@ class Reports(MethodView):
         return json_response({"items": [queries.triaged(r) for r in page], "next": next_url})
 
 
-@blp.route("/v1/reports/<int:report_id>")
+@blp.route("/v1/reports/<id:report_id>")
 class ReportById(MethodView):
     @auth.required("admin", "editor")
     @blp.arguments(ReportPatch, location="json")

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import re
 
 import orjson
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from marshmallow import Schema, fields
 from service import auth, cursors
 from service import crs as datum
 from service.extensions import db
-from service.http import Blueprint, invalid, json_response, now, url_with
+from service.http import Blueprint, invalid, json_response, now, require_json, url_with
 from service.models import Org
 from service.sites import queries, serialize, store
 from service.sites.schemas import (
@@ -32,8 +33,10 @@ blp = Blueprint(
     url_prefix="/v1/sites",
     description="Union admins: create, update and delete sites (Bearer token).",
 )
+blp.before_request(require_json)
 
 WRITERS = ("admin", "editor")
+ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class HistoryArgs(StrictQuery):
@@ -109,7 +112,7 @@ def _expected_version(site_id: int) -> int | None:
         if tag.startswith("W/"):
             continue  # If-Match compares strongly
         parts = tag.strip('"').split("-")
-        if len(parts) >= 2 and parts[0] == str(site_id) and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0] == str(site_id) and ASCII_DIGITS.fullmatch(parts[1]):
             return int(parts[1])
     abort(412, message="If-Match does not name a version of this site.")
 
@@ -148,6 +151,8 @@ class SiteCreate(MethodView):
             if key is not None:
                 replay = _claim_key(conn, me.user_id, key, fingerprint)
                 if replay is not None:
+                    if queries.site_by_id(conn, replay) is None:
+                        abort(409, message="The site created with this key has been deleted.")
                     return _site_response(conn, replay, 201, crs)
             org_id = _org_id(conn, data.get("org") or me.org_code)
             try:
@@ -194,7 +199,7 @@ def _claim_key(conn, user_id: int, key: str, fingerprint: str) -> int | None:
     return earlier.site_id
 
 
-@blp.route("/<int:site_id>", endpoint="change")
+@blp.route("/<id:site_id>", endpoint="change")
 class SiteChange(MethodView):
     @auth.required(*WRITERS)
     @blp.arguments(WriteArgs, location="query")
@@ -261,7 +266,7 @@ class SiteChange(MethodView):
         return Response(status=204)
 
 
-@blp.route("/<int:site_id>/history", endpoint="history")
+@blp.route("/<id:site_id>/history", endpoint="history")
 class SiteHistory(MethodView):
     @auth.required("admin", "editor", "viewer")
     @blp.arguments(HistoryArgs, location="query")

@@ -175,7 +175,7 @@ def _bbox_to_wgs84(bbox, crs: str):
     )
 
 
-@blp.route("/<int:site_id>")
+@blp.route("/<id:site_id>")
 class SiteById(MethodView):
     @blp.arguments(SiteArgs, location="query")
     @blp.response(200, SiteSchema)
@@ -189,7 +189,7 @@ class SiteById(MethodView):
         body = serialize.site(row, args["crs"])
         etag = _etag(row, args["crs"])
         headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Authorization"}
-        if "Authorization" in request.headers:
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
             # Admins of the site's subtree also see its open rider reports.
             me = auth.authenticate(now())
             if me.covers(row.org_code):
@@ -207,7 +207,7 @@ def _etag(row, crs: str) -> str:
     return f"{row.id}-{row.version}" + ("" if crs == "wgs84" else f"-{crs}")
 
 
-@blp.route("/<int:site_id>/hours")
+@blp.route("/<id:site_id>/hours")
 class SiteHours(MethodView):
     @blp.arguments(HoursArgs, location="query")
     @blp.response(200, HoursSchema)

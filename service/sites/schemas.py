@@ -195,6 +195,16 @@ def _valid_amenities(value: list[str]) -> None:
         raise ValidationError(f"Unknown amenity: {', '.join(unknown)} (see GET /v1/amenities).")
 
 
+class Area(fields.Float):
+    """Square metres, stored to one decimal: rounded before range checks."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> float:
+        return round(super()._deserialize(value, attr, data, **kwargs), 1)
+
+
 class LocationIn(Schema):
     class Meta:
         unknown = RAISE
@@ -223,9 +233,7 @@ class SiteWriteSchema(Schema):
     opening_hours = Text(allow_none=True, validate=[validate.Length(1, 1000), _valid_hours])
     timezone = Text(validate=_valid_timezone)
     status = Text(validate=validate.OneOf(STATUSES))
-    area_m2 = fields.Float(
-        allow_none=True, allow_nan=False, validate=validate.Range(0, 1e6, min_inclusive=False)
-    )
+    area_m2 = Area(allow_none=True, validate=validate.Range(0.1, 1e6))
     star_rating = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
     phone = Text(allow_none=True, validate=validate.Length(max=50))
     description = Text(allow_none=True, validate=validate.Length(max=2000))
