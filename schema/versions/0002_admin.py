@@ -65,8 +65,8 @@ def upgrade() -> None:
         CREATE TABLE reports (
             id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             site_id     bigint NOT NULL REFERENCES sites,
-            category    text NOT NULL CHECK (category IN
-                            ('closed_but_listed_open', 'amenity_missing', 'wrong_location', 'other')),
+            category    text NOT NULL CHECK (category IN ('closed_but_listed_open',
+                            'amenity_missing', 'wrong_location', 'other')),
             comment     text CHECK (length(comment) <= 500),
             status      text NOT NULL DEFAULT 'open'
                             CHECK (status IN ('open', 'resolved', 'rejected')),
