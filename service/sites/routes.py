@@ -31,7 +31,7 @@ blp = Blueprint("sites", __name__, url_prefix="/v1/sites", description="Find and
 GEOJSON = "application/geo+json"
 
 
-def _filters(args: dict, conn, at) -> filters.Filters:
+def search_filters(args: dict, conn, at) -> filters.Filters:
     """Shared filters; open_now/open_at must fall inside the materialised hours horizon."""
     open_at = at if args.get("open_now") else args.get("open_at")
     if open_at is not None:
@@ -83,7 +83,7 @@ class Nearby(MethodView):
                 invalid("cursor", "Malformed cursor.")
             after = (float(pos["d"]), pos["i"])
         with db.reading() as conn:
-            search = _filters(args, conn, at)
+            search = search_filters(args, conn, at)
             rows = queries.nearby(conn, lat, lon, args["radius"], args["limit"], search, at, after)
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         items = [serialize.nearby_site(r, at, args["crs"]) for r in page]
@@ -112,7 +112,7 @@ class Sites(MethodView):
             if type(after_id) is not int:
                 invalid("cursor", "Malformed cursor.")
         with db.reading() as conn:
-            search = _filters(args, conn, at)
+            search = search_filters(args, conn, at)
             frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))
             rows = queries.sites_page(
                 conn,
