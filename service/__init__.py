@@ -16,6 +16,7 @@ def create_app(config: type | dict | None = None) -> Flask:
 
     from service import docs, errors
     from service.amenities.routes import blp as amenities_blp
+    from service.changes.routes import blp as changes_blp
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
     from service.http import IdConverter
@@ -41,6 +42,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         imports_blp,
         reports_blp,
         orgs_blp,
+        changes_blp,
         amenities_blp,
         health_blp,
     ):

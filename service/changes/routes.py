@@ -1,0 +1,125 @@
+"""GET /v1/changes: a change feed for offline copies that never skips a change.
+
+Without `since`: the current snapshot (every live site, closed ones included), paged
+through `next`, and a `next_cursor` for everything that happens from now on. With
+`since`: the sites created, updated or deleted (tombstones) after that cursor, each
+with its current state; several changes to one site in a page collapse into one item.
+"""
+
+import base64
+
+import orjson
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from service.changes import queries
+from service.extensions import db
+from service.fields import crs_field
+from service.http import Blueprint, invalid, json_response, url_with
+from service.sites import serialize
+from service.sites.schemas import SiteSchema, StrictQuery
+
+blp = Blueprint("changes", __name__, url_prefix="/v1/changes", description="Change feed.")
+
+MAX_ID = 2**63 - 1
+
+
+class ChangesArgs(StrictQuery):
+    since = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "A next_cursor from an earlier answer; omit for a snapshot."},
+    )
+    snapshot = fields.String(
+        validate=validate.Length(max=200), metadata={"description": "Snapshot page token."}
+    )
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    crs = crs_field()
+
+
+class Change(Schema):
+    id = fields.Integer(required=True)
+    op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete"]))
+    site = fields.Nested(SiteSchema, allow_none=True, required=True)
+
+
+class ChangePage(Schema):
+    items = fields.List(fields.Nested(Change), required=True)
+    next_cursor = fields.String(required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+def _encode(position: dict) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+
+
+def _decode(token: str, name: str, keys: tuple[str, ...]) -> dict:
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        value = None
+    if not (
+        isinstance(value, dict)
+        and set(value) == set(keys)
+        and all(type(value[k]) is int and -1 <= value[k] <= MAX_ID for k in keys)
+    ):
+        invalid(name, f"Malformed {name}; use the value an earlier answer gave.")
+    return value
+
+
+@blp.route("")
+class Changes(MethodView):
+    @blp.arguments(ChangesArgs, location="query")
+    @blp.response(200, ChangePage)
+    def get(self, args):
+        """Changes after `since`, or (without it) the current snapshot and a cursor for now."""
+        if "since" in args and "snapshot" in args:
+            invalid("since", "since and snapshot are exclusive.")
+        limit, crs = args["limit"], args["crs"]
+        # The feed reads the primary: a replica's snapshot boundary is not the primary's.
+        with db.writing() as conn:
+            if "since" in args:
+                return self._changes(conn, _decode(args["since"], "since", ("x", "s")), limit, crs)
+            if "snapshot" in args:
+                position = _decode(args["snapshot"], "snapshot", ("a", "x"))
+            else:
+                position = {"a": 0, "x": queries.boundary(conn)}
+            rows = queries.snapshot_page(conn, position["a"], limit)
+        page, more = rows[:limit], len(rows) > limit
+        items = [{"id": r.id, "op": "upsert", "site": serialize.site(r, crs)} for r in page]
+        next_url = None
+        if more:
+            token = _encode({"a": page[-1].id, "x": position["x"]})
+            next_url = url_with(snapshot=token)
+        return json_response(
+            {
+                "items": items,
+                "next_cursor": _encode({"x": position["x"], "s": -1}),
+                "next": next_url,
+            }
+        )
+
+    @staticmethod
+    def _changes(conn, position: dict, limit: int, crs: str):
+        rows = queries.changes_after(conn, position["x"], position["s"], limit)
+        page, more = rows[:limit], len(rows) > limit
+        states = queries.sites(conn, sorted({r.site_id for r in page}))
+        latest = {r.site_id: i for i, r in enumerate(page)}  # last change per site wins
+        items = []
+        for i, row in enumerate(page):
+            if latest[row.site_id] != i:
+                continue
+            state = states.get(row.site_id)
+            if state is None or state.deleted:
+                items.append({"id": row.site_id, "op": "delete", "site": None})
+            else:
+                items.append(
+                    {"id": row.site_id, "op": "upsert", "site": serialize.site(state, crs)}
+                )
+        cursor = _encode({"x": int(page[-1].xid), "s": page[-1].seq}) if page else _encode(position)
+        return json_response(
+            {
+                "items": items,
+                "next_cursor": cursor,
+                "next": url_with(since=cursor) if more else None,
+            }
+        )
