@@ -24,6 +24,8 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	scripts/ensure-postgres.sh
+	scripts/ensure-redis.sh
+	command -v ogrinfo >/dev/null || scripts/ensure-debian-packages.sh gdal-bin
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 install: $(VENV)/.installed

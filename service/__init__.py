@@ -14,17 +14,19 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
 
-    from service import docs, errors
+    from service import docs, errors, partners
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
     from service.http import IdConverter
     from service.imports.routes import blp as imports_blp
+    from service.ogc.routes import blp as ogc_blp
     from service.orgs.routes import blp as orgs_blp
     from service.reports.routes import blp as reports_blp
     from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
+    from service.tiles.routes import blp as tiles_blp
 
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
@@ -43,9 +45,17 @@ def create_app(config: type | dict | None = None) -> Flask:
         reports_blp,
         orgs_blp,
         changes_blp,
+        tiles_blp,
         amenities_blp,
+        ogc_blp,
         health_blp,
     ):
         api.register_blueprint(blp)
     docs.register(app)
+    partners.init_app(app)
+    if app.config["TRUSTED_PROXIES"] > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app

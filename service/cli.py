@@ -148,6 +148,60 @@ def import_file(path: str, org_code: str, dry_run: bool, crs: str) -> None:
     )
 
 
+@main.group("keys")
+def keys_group() -> None:
+    """Partner API keys for map apps (X-API-Key): never admin credentials."""
+
+
+@keys_group.command("create")
+@click.argument("name")
+@click.option(
+    "--per-minute",
+    type=click.IntRange(1, 1_000_000),
+    default=None,
+    help="Quota (default: DEFAULT_PARTNER_PER_MINUTE).",
+)
+@with_appcontext
+def keys_create(name: str, per_minute: int | None) -> None:
+    """Create a key for a partner; prints the key once."""
+    from service import partners
+
+    quota = per_minute or current_app.config["DEFAULT_PARTNER_PER_MINUTE"]
+    with db.writing() as conn, refusal():
+        try:
+            key_id, key = partners.create(conn, name, quota)
+        except sa.exc.IntegrityError:
+            raise ValueError(f"a key named {name!r} exists") from None
+    click.echo(f"key {key_id} for {name} ({quota}/min); it is shown only now:", err=True)
+    click.echo(key)
+
+
+@keys_group.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """Keys with their quota and today's (UTC) request count."""
+    from service import partners
+
+    with db.reading() as conn:
+        rows = partners.listing(conn, now().date())
+    for r in rows:
+        state = "revoked" if r.revoked_at else "active"
+        click.echo(f"{r.id}\t{r.name}\t{r.per_minute}/min\t{state}\ttoday={r.today}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=int)
+@with_appcontext
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key (within CACHE_SECONDS on every worker)."""
+    from service import partners
+
+    with db.writing() as conn:
+        if not partners.revoke(conn, key_id, now()):
+            raise click.ClickException(f"no active key {key_id}")
+    click.echo(f"key {key_id} revoked")
+
+
 @main.group("users")
 def users_group() -> None:
     """Admin users (each belongs to one org, with a role)."""

@@ -27,8 +27,15 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
     IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
-    # Rider reports accepted per client address per hour (per worker process).
+    # Rider reports accepted per client address per hour.
     REPORTS_PER_HOUR = _int("REPORTS_PER_HOUR", 10)
+    # Quotas: shared through Redis when REDIS_URL is set, else counted per process.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    ANON_PER_MINUTE = _int("ANON_PER_MINUTE", 120)  # public reads without X-API-Key, per address
+    DEFAULT_PARTNER_PER_MINUTE = _int("DEFAULT_PARTNER_PER_MINUTE", 1200)
+    USAGE_FLUSH_SECONDS = _int("USAGE_FLUSH_SECONDS", 10)  # partner usage counts to the database
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Callable returning an aware datetime; tests replace it to freeze "now".
     NOW = None
 
@@ -46,3 +53,6 @@ class TestConfig(Config):
     TESTING = True
     DB_POOL_SIZE = 2
     CACHE_SECONDS = 0  # tests move the horizon inside a transaction
+    ANON_PER_MINUTE = 0  # unlimited, except in the tests of quotas
+    USAGE_FLUSH_SECONDS = 0
+    REDIS_URL = None

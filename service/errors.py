@@ -44,7 +44,7 @@ def _status_title(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "Error")
 
 
-def _flatten_messages(messages: dict) -> dict:
+def flatten_messages(messages: dict) -> dict:
     """Field paths to their messages, e.g. {"lat": [..], "location.lat": [..], "amenities.0": [..]}.
 
     webargs nests messages by location ({"query": {"lat": [...]}}) and marshmallow by
@@ -72,7 +72,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     data = getattr(exc, "data", None) or {}
     headers = dict(data.get("headers") or {})
     if exc.code == 422 and "messages" in data:
-        errors = _flatten_messages(data["messages"])
+        errors = flatten_messages(data["messages"])
         names = ", ".join(sorted(errors))
         return problem(
             422,

@@ -13,7 +13,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from service.models import HoursPatternInterval, Ltree, Org, Site
 
-LISTED = sa.and_(Site.deleted_at.is_(None), Site.status != "closed")
+# 'closed' is a literal, not a bind parameter: a prepared statement's generic plan must
+# still match the partial indexes (WHERE status <> 'closed'); one measured ~1 s without.
+LISTED = sa.and_(Site.deleted_at.is_(None), Site.status != sa.literal_column("'closed'"))
 
 
 @dataclass(frozen=True)

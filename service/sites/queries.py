@@ -182,7 +182,6 @@ def _envelope(west, south, east, north):
     return sa.func.ST_MakeEnvelope(west, south, east, north, 4326)
 
 
-# Below this share of sites, an amenity filter is answered through its own index.
 def sites_page(
     conn: sa.Connection,
     filters: Filters,
@@ -191,6 +190,7 @@ def sites_page(
     updated_since: datetime | None = None,
     after_id: int | None = None,
     selective: bool = False,
+    updated_until: datetime | None = None,
 ) -> list[sa.Row]:
     """Up to `limit` + 1 listed sites in id order (keyset pagination).
 
@@ -198,7 +198,12 @@ def sites_page(
     matches and they are sorted, instead of the id index being walked.
     """
     params = filters.params()
-    extra = {"limit": limit + 1, "updated_since": updated_since, "after_id": after_id}
+    extra = {
+        "limit": limit + 1,
+        "updated_since": updated_since,
+        "updated_until": updated_until,
+        "after_id": after_id,
+    }
     if bbox is not None:
         extra.update(zip(("west", "south", "east", "north"), bbox, strict=True))
     extras = {k: v for k, v in extra.items() if v is not None}
@@ -225,6 +230,8 @@ def _sites_statement(
             conds.append(Site.geom.intersects(_envelope(w, s, e, n)))
     if "updated_since" in extras:
         conds.append(Site.updated_at >= _P("updated_since", type_=TSTZ))
+    if "updated_until" in extras:
+        conds.append(Site.updated_at <= _P("updated_until", type_=TSTZ))
     if "after_id" in extras:
         conds.append(Site.id > _P("after_id", type_=sa.BigInteger))
     return (

@@ -1,0 +1,189 @@
+"""Partner API keys (X-API-Key), quotas on public reads, and CORS for browsers.
+
+Map apps send `X-API-Key`: a key has a name and a per-minute quota, and its requests are
+counted per day. Anonymous public reads get a lower quota per client address. Keys are
+never admin credentials: they only raise the quota of public endpoints. Public endpoints
+allow any origin (without credentials); admin endpoints send no CORS headers at all.
+"""
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, request
+from flask_smorest import abort
+
+from service import limits
+from service.extensions import db
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "yzk_"
+PUBLIC_BLUEPRINTS = {"sites", "amenities", "changes", "tiles", "ogc"}
+PUBLIC_ENDPOINTS = {"reports.SiteReports"}  # riders report from browsers too
+EXPOSED = "ETag, Location, Retry-After, Content-Type"
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: int
+    name: str
+    per_minute: int
+
+
+def digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def create(conn: sa.Connection, name: str, per_minute: int) -> tuple[int, str]:
+    """(key id, the key itself): shown once, stored as a hash."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = conn.scalar(
+        sa.text(
+            "INSERT INTO partner_keys (name, key_hash, per_minute) "
+            "VALUES (:name, :hash, :per_minute) RETURNING id"
+        ),
+        {"name": name, "hash": digest(key), "per_minute": per_minute},
+    )
+    return key_id, key
+
+
+def listing(conn: sa.Connection, day) -> list[sa.Row]:
+    return conn.execute(
+        sa.text(
+            "SELECT k.id, k.name, k.per_minute, k.created_at, k.revoked_at, "
+            "coalesce(u.requests, 0) AS today FROM partner_keys k "
+            "LEFT JOIN partner_key_usage u ON u.key_id = k.id AND u.day = :day ORDER BY k.id"
+        ),
+        {"day": day},
+    ).all()
+
+
+def revoke(conn: sa.Connection, key_id: int, at: datetime) -> bool:
+    result = conn.execute(
+        sa.text("UPDATE partner_keys SET revoked_at = :at WHERE id = :id AND revoked_at IS NULL"),
+        {"id": key_id, "at": at},
+    )
+    return result.rowcount == 1
+
+
+def _lookup(key: str) -> Partner | None:
+    """The live partner of a key, cached briefly per process (keys change rarely)."""
+    cache = current_app.extensions.setdefault("yizhan.partners", {})
+    hashed = digest(key)
+    hit = cache.get(hashed)
+    ttl = current_app.config["CACHE_SECONDS"]
+    if hit is not None and time.monotonic() < hit[1]:
+        return hit[0]
+    with db.reading() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT id, name, per_minute FROM partner_keys "
+                "WHERE key_hash = :hash AND revoked_at IS NULL"
+            ),
+            {"hash": hashed},
+        ).first()
+    partner = Partner(*row) if row else None
+    if ttl > 0:
+        cache[hashed] = (partner, time.monotonic() + ttl)
+    return partner
+
+
+class Usage:
+    """Requests per key and day, added up in memory and flushed to the database."""
+
+    def __init__(self) -> None:
+        self.pending: Counter[tuple[int, str]] = Counter()
+        self.flushed_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def count(self, key_id: int) -> None:
+        day = datetime.now(UTC).date().isoformat()
+        with self.lock:
+            self.pending[(key_id, day)] += 1
+            due = time.monotonic() - self.flushed_at >= current_app.config["USAGE_FLUSH_SECONDS"]
+            batch = dict(self.pending) if due else None
+            if due:
+                self.pending.clear()
+                self.flushed_at = time.monotonic()
+        if batch:
+            self._flush(batch)
+
+    @staticmethod
+    def _flush(batch: dict) -> None:
+        rows = [{"key_id": k, "day": d, "n": n} for (k, d), n in batch.items()]
+        with db.writing() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO partner_key_usage (key_id, day, requests) "
+                    "VALUES (:key_id, CAST(:day AS date), :n) ON CONFLICT (key_id, day) "
+                    "DO UPDATE SET requests = partner_key_usage.requests + EXCLUDED.requests"
+                ),
+                rows,
+            )
+
+
+def _is_public() -> bool:
+    return request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint in PUBLIC_ENDPOINTS
+
+
+def _preflight() -> Response | None:
+    """Answer CORS preflights: allowed for public reads (and rider reports) only."""
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return None
+    wanted = request.headers["Access-Control-Request-Method"].upper()
+    allowed = (wanted in ("GET", "HEAD") and request.blueprint in PUBLIC_BLUEPRINTS) or (
+        wanted == "POST" and request.endpoint in PUBLIC_ENDPOINTS
+    )
+    response = Response(status=204)
+    if allowed:
+        response.headers.update(
+            {
+                "Access-Control-Allow-Origin": "*",
+                "Access-Control-Allow-Methods": "GET, HEAD, POST"
+                if wanted == "POST"
+                else "GET, HEAD",
+                "Access-Control-Allow-Headers": "X-API-Key, If-None-Match, Content-Type",
+                "Access-Control-Max-Age": "600",
+            }
+        )
+    return response
+
+
+def _gate() -> Response | None:
+    """Before a request: preflights, then quotas for public endpoints."""
+    preflight = _preflight()
+    if preflight is not None:
+        return preflight
+    if not _is_public():
+        return None
+    cfg = current_app.config
+    key = request.headers.get("X-API-Key")
+    if key is None:
+        limits.hit("anon", cfg["ANON_PER_MINUTE"], 60)
+        return None
+    partner = _lookup(key.strip())
+    if partner is None:
+        abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
+    limits.hit(f"key{partner.id}", partner.per_minute, 60, client="all")
+    current_app.extensions["yizhan.usage"].count(partner.id)
+    return None
+
+
+def _cors(response: Response) -> Response:
+    if request.method != "OPTIONS" and _is_public():
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["yizhan.usage"] = Usage()
+    app.before_request(_gate)
+    app.after_request(_cors)

@@ -1,0 +1,1 @@
+"""Vector tiles (MVT) of the listed sites, clustered at low zoom."""
