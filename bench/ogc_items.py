@@ -15,12 +15,13 @@ app = create_app(
     {"DATABASE_URL": "postgresql://postgres@127.0.0.1/yizhan_bench", "ANON_PER_MINUTE": 0}
 )
 c = app.test_client()
+ITEMS = "/ogc/collections/sites/items"
 cases = {
-    "items limit=10": "/ogc/collections/sites/items",
-    "items bbox 0.1° Shanghai limit=250": "/ogc/collections/sites/items?bbox=121.42,31.18,121.52,31.28&limit=250",
-    "items bbox 1° Shanghai limit=1000": "/ogc/collections/sites/items?bbox=121,30.7,122,31.7&limit=1000",
-    "items nearest Shanghai limit=20": "/ogc/collections/sites/items?nearest=121.47,31.23&limit=20",
-    "item by id": "/ogc/collections/sites/items/500000",
+    "items limit=10": ITEMS,
+    "items bbox 0.1° Shanghai limit=250": f"{ITEMS}?bbox=121.42,31.18,121.52,31.28&limit=250",
+    "items bbox 1° Shanghai limit=1000": f"{ITEMS}?bbox=121,30.7,122,31.7&limit=1000",
+    "items nearest Shanghai limit=20": f"{ITEMS}?nearest=121.47,31.23&limit=20",
+    "item by id": f"{ITEMS}/500000",
     "collection (extent)": "/ogc/collections/sites",
 }
 print("| request | status | median ms | max ms |\n|---|---|---:|---:|")
