@@ -11,6 +11,8 @@ from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
+from service import cursors
+
 
 class IdConverter(IntegerConverter):
     """`<id:...>` in routes: a positive bigint; anything else does not match (404)."""
@@ -71,6 +73,19 @@ def url_with(**changes) -> str:
     args = request.args.to_dict(flat=True)
     args.update({k: v for k, v in changes.items() if v is not None})
     return f"{request.base_url}?{urlencode(args)}"
+
+
+def keyset_after(args: dict) -> int | None:
+    """The id a keyset page continues after, from the `cursor` parameter (422 if forged)."""
+    if "cursor" not in args:
+        return None
+    try:
+        after = cursors.decode(args["cursor"], request.args.to_dict()).get("i")
+    except cursors.CursorError as exc:
+        invalid("cursor", str(exc))
+    if type(after) is not int:
+        invalid("cursor", "Malformed cursor.")
+    return after
 
 
 def invalid(field: str, message: str):

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from service import hours_store
-from service.sites.store import WRITABLE
+from service.sites.store import WRITABLE, writable
 
 # Column list of the staging table, in COPY order.
 _STAGED = ("row_no", "org_id", *WRITABLE, "lat", "lon", "hours_pattern_id")
@@ -89,10 +89,7 @@ def upsert(
     patterns: dict[tuple[str, str], int] = {}
     staged = []
     for number, org_id, data in rows:
-        values = {f: data.get(f) for f in WRITABLE}
-        values["timezone"] = values["timezone"] or "Asia/Shanghai"
-        values["status"] = values["status"] or "active"
-        values["amenities"] = sorted(set(values["amenities"] or []))
+        values = writable(data)
         pattern = None
         if values["opening_hours"]:
             key = (values["opening_hours"], values["timezone"])

@@ -8,7 +8,14 @@ from marshmallow import RAISE, Schema, fields, validate
 from service import auth, cursors, limits
 from service.extensions import db
 from service.fields import Text
-from service.http import Blueprint, invalid, json_response, now, require_json, url_with
+from service.http import (
+    Blueprint,
+    json_response,
+    keyset_after,
+    now,
+    require_json,
+    url_with,
+)
 from service.models import REPORT_CATEGORIES, REPORT_STATUSES
 from service.reports import queries
 from service.sites.schemas import StrictQuery
@@ -85,14 +92,7 @@ class Reports(MethodView):
     @blp.doc(security=auth.BEARER)
     def get(self, args):
         """Reports on sites of your subtree, newest first; filter by status and site."""
-        before = None
-        if "cursor" in args:
-            try:
-                before = cursors.decode(args["cursor"], request.args.to_dict()).get("i")
-            except cursors.CursorError as exc:
-                invalid("cursor", str(exc))
-            if type(before) is not int:
-                invalid("cursor", "Malformed cursor.")
+        before = keyset_after(args)
         with db.reading() as conn:
             rows = queries.in_subtree(
                 conn,

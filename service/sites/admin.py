@@ -14,7 +14,14 @@ from marshmallow import Schema, fields
 from service import auth, cursors
 from service import crs as datum
 from service.extensions import db
-from service.http import Blueprint, invalid, json_response, now, require_json, url_with
+from service.http import (
+    Blueprint,
+    json_response,
+    keyset_after,
+    now,
+    require_json,
+    url_with,
+)
 from service.models import Org
 from service.sites import queries, serialize, store
 from service.sites.schemas import (
@@ -274,14 +281,7 @@ class SiteHistory(MethodView):
     @blp.doc(security=auth.BEARER)
     def get(self, args, site_id):
         """Audit trail of a site in your subtree: who changed what, when, old and new."""
-        after = None
-        if "cursor" in args:
-            try:
-                after = cursors.decode(args["cursor"], request.args.to_dict()).get("i")
-            except cursors.CursorError as exc:
-                invalid("cursor", str(exc))
-            if type(after) is not int:
-                invalid("cursor", "Malformed cursor.")
+        after = keyset_after(args)
         with db.reading() as conn:
             org = conn.scalar(
                 sa.text(

@@ -10,7 +10,7 @@ from flask_smorest import abort
 from service import auth, cursors, hours, hours_store
 from service import crs as datum
 from service.extensions import db
-from service.http import Blueprint, cached, invalid, json_response, now, url_with
+from service.http import Blueprint, cached, invalid, json_response, keyset_after, now, url_with
 from service.reports import queries as reports
 from service.sites import filters, queries, serialize
 from service.sites.schemas import (
@@ -106,11 +106,7 @@ class Sites(MethodView):
         bbox = args.get("bbox")
         if bbox is not None and args["crs"] != "wgs84":
             bbox = _bbox_to_wgs84(bbox, args["crs"])
-        after_id = None
-        if "cursor" in args:
-            after_id = _position(args).get("i")
-            if type(after_id) is not int:
-                invalid("cursor", "Malformed cursor.")
+        after_id = keyset_after(args)
         with db.reading() as conn:
             search = search_filters(args, conn, at)
             frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))

@@ -51,16 +51,7 @@ def upsert_site(
 
     `data` holds validated writable fields plus `location` in WGS-84.
     """
-    params = {f: data.get(f) for f in WRITABLE}
-    params["timezone"] = params["timezone"] or "Asia/Shanghai"
-    params["status"] = params["status"] or "active"
-    params["amenities"] = sorted(set(params["amenities"] or []))
-    params["hours_pattern_id"] = None
-    if params["opening_hours"]:
-        params["hours_pattern_id"] = hours_store.pattern_id(
-            conn, params["opening_hours"], params["timezone"], now, days, country
-        )
-    params.update(org_id=org_id, lat=data["location"]["lat"], lon=data["location"]["lon"], now=now)
+    params = {**_values(conn, data, now, days, country), "org_id": org_id}
     row = conn.execute(_UPSERT, params).first()
     if row is None:
         return None, "unchanged"
@@ -143,11 +134,18 @@ def record(
     )
 
 
+def writable(data: dict) -> dict:
+    """The writable fields of validated `data`, with the defaults a new site gets."""
+    values = {f: data.get(f) for f in WRITABLE}
+    values["timezone"] = values["timezone"] or "Asia/Shanghai"
+    values["status"] = values["status"] or "active"
+    values["amenities"] = sorted(set(values["amenities"] or []))
+    return values
+
+
 def _values(conn: sa.Connection, data: dict, now: datetime, days: int, country: str) -> dict:
-    params = {f: data.get(f) for f in WRITABLE}
-    params["timezone"] = params["timezone"] or "Asia/Shanghai"
-    params["status"] = params["status"] or "active"
-    params["amenities"] = sorted(set(params["amenities"] or []))
+    """Bind values of a site's row: writable fields, hours pattern, location, time."""
+    params = writable(data)
     params["hours_pattern_id"] = None
     if params["opening_hours"]:
         params["hours_pattern_id"] = hours_store.pattern_id(
