@@ -1,0 +1,191 @@
+"""Guards on query plans and statement counts, on 1e5 synthetic sites in a database of its own.
+
+Cheap and deterministic: EXPLAIN (no ANALYZE) of the statements the public endpoints send
+must use the spatial indexes, with no sequential scan of `sites` and no parallel plan; and
+each public request sends a fixed number of SQL statements once warm.
+"""
+
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from psycopg2 import sql
+
+from fixtures import synthetic
+from schema import migrate
+from service import create_app, seeding
+from service.config import TestConfig
+from service.extensions import make_engine
+from service.sites import filters, queries
+from service.tiles import queries as tile_queries
+from tests.conftest import FROZEN_NOW, HORIZON_DAYS, _admin_connection
+
+SIZE = 100_000
+
+
+@pytest.fixture(scope="module")
+def big_url(database_url):
+    name = f"yizhan_test_plans_{uuid.uuid4().hex[:8]}"
+    admin = _admin_connection(database_url)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    url = database_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url, pool_size=1, statement_timeout_ms=0)
+        with engine.begin() as conn:
+            seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+            synthetic.load(conn, SIZE, 7, FROZEN_NOW, HORIZON_DAYS)
+        with engine.connect() as conn:
+            auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+            # A sample of every row (target 1000 reads 300,000): the same statistics, so
+            # the same plans, on every run.
+            auto.execute(sa.text("SET default_statistics_target = 1000"))
+            auto.execute(sa.text("ALTER TABLE sites SET (autovacuum_enabled = false)"))
+            auto.execute(sa.text("VACUUM ANALYZE sites"))
+        engine.dispose()
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        admin.close()
+
+
+@pytest.fixture(scope="module")
+def big_app(big_url):
+    app = create_app(
+        type(
+            "Cfg",
+            (TestConfig,),
+            {"DATABASE_URL": big_url, "NOW": lambda: FROZEN_NOW, "CACHE_SECONDS": 300},
+        )
+    )
+    yield app
+    app.extensions["yizhan.db"]["primary"].dispose()
+
+
+def plan_of(conn, stmt: str, params: tuple = ()) -> str:
+    rows = conn.exec_driver_sql("EXPLAIN " + stmt, params).all()
+    return "\n".join(r[0] for r in rows)
+
+
+def assert_indexed(plan: str, index: str) -> None:
+    assert index in plan, plan
+    assert not re.search(r"Seq Scan on sites\b", plan), plan
+    assert "Parallel" not in plan and "Gather" not in plan, plan
+
+
+FILTERS = [
+    filters.Filters(),
+    filters.Filters(amenities_all=["microwave", "wifi"], open_at=FROZEN_NOW),
+    filters.Filters(amenities_all=["cinema"]),
+    filters.Filters(kinds=["home"], org="zj", q="驿站"),
+]
+
+
+@pytest.mark.parametrize(
+    "search, index",
+    [
+        (FILTERS[0], "sites_geog_gist"),
+        (FILTERS[1], "sites_geog_gist"),
+        (FILTERS[2], "sites_geog_gist"),  # absent: the radius bounds the KNN scan
+        (FILTERS[3], "sites_search_grams"),  # a rare text match drives it, bounded by q
+    ],
+    ids=["none", "2-amenities-open", "absent", "mixed"],
+)
+def test_nearby_uses_an_index(big_app, search, index):
+    params = {
+        **search.params(),
+        "lat": 31.23,
+        "lon": 121.47,
+        "scan_radius": 3020.0,
+        "now": FROZEN_NOW,
+        "k": 25,
+        "radius": 3000.0,
+        "want": 21,
+    }
+    prepared = queries._nearby_statement(frozenset(search.params()), False, False)
+    plan = explain_prepared(big_app, prepared, params)
+    assert_indexed(plan, index)
+    if index == "sites_geog_gist":
+        # A streaming KNN scan (ordered by the index), not every site in the radius sorted:
+        # that slip (a hash semi-join for open_at) once made nearby 3x slower.
+        assert "Order By: (geog <->" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "url, index",
+    [
+        ("/v1/sites?bbox=121.4,31.2,121.5,31.3&limit=250", "sites_"),
+        ("/v1/sites?bbox=100,20,125,45&amenities=cinema", "sites_amenities_gin"),
+        ("/v1/sites?q=东门", "sites_search_grams"),
+    ],
+)
+def test_list_queries_use_an_index(big_app, url, index):
+    """The statements GET /v1/sites sends, captured and explained."""
+    statements = capture(big_app, url)
+    selects = [s for s in statements if "FROM sites" in s[0] and "LIMIT" in s[0]]
+    assert selects, statements
+    with big_app.extensions["yizhan.db"]["primary"].connect() as conn:
+        plan = plan_of(conn, *selects[-1])
+    assert_indexed(plan, index)
+
+
+def capture(app, url: str) -> list[tuple[str, tuple | dict]]:
+    """Every SQL statement (and its parameters) one request sends."""
+    engine = app.extensions["yizhan.db"]["primary"]
+    seen: list[tuple[str, tuple | dict]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = app.test_client().get(url)
+        assert response.status_code in (200, 204), response.get_data(as_text=True)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("/v1/sites/nearby?lat=31.23&lon=121.47", 1),
+        ("/v1/sites/nearby?lat=31.23&lon=121.47&open_now=true&amenities=wifi", 1),
+        ("/v1/sites?bbox=121.4,31.2,121.5,31.3", 1),
+        ("/v1/sites/1", 1),
+        ("/v1/sites/1/hours", 1),
+        ("/v1/amenities", 1),
+        ("/v1/tiles/14/13720/6694.mvt", 1),
+        ("/v1/tiles/14/13720/6694.mvt?open_now=true", 1),
+    ],
+)
+def test_statements_per_request_once_warm(big_app, url, expected):
+    capture(big_app, url)  # warm: prepares statements, fills the horizon/frequency caches
+    statements = capture(big_app, url)
+    assert len(statements) == expected, [s for s, _ in statements]
+
+
+@pytest.mark.parametrize("search", FILTERS[:3], ids=["none", "2-amenities-open", "absent"])
+def test_tile_queries_use_the_geometry_index(big_app, search):
+    params = {**search.params(), "z": 14, "x": 13720, "y": 6694, "now": FROZEN_NOW}
+    plan = explain_prepared(
+        big_app, tile_queries._statement(frozenset(search.params()), False, "wgs84"), params
+    )
+    assert_indexed(plan, "sites_geom_gist")
+
+
+def explain_prepared(app, prepared, params: dict) -> str:
+    """EXPLAIN of a prepared statement on a fresh connection, with the request's values."""
+    values = tuple(params.get(n, prepared.defaults[n]) for n in prepared.names)
+    with app.extensions["yizhan.db"]["primary"].connect() as conn:
+        known = conn.connection.info.setdefault("yizhan.prepared", set())
+        if prepared.name not in known:  # a pooled connection may have prepared it already
+            conn.exec_driver_sql(prepared.prepare_sql.replace("%", "%%"))
+            known.add(prepared.name)
+        placeholders = ", ".join(["%s"] * len(values))
+        return plan_of(conn, f"EXECUTE {prepared.name}({placeholders})", values)
