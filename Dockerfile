@@ -1,10 +1,18 @@
 # Yizhan API image: gunicorn as a non-root user; migrates the database on start.
+
+# The map page's MapLibre GL JS comes from npm (pinned by web/package-lock.json).
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PORT=8000
+    PORT=8000 \
+    MAPLIBRE_DIST=/app/maplibre
 
 WORKDIR /app
 COPY requirements.txt ./
@@ -13,6 +21,7 @@ COPY setup.cfg pyproject.toml README.md ./
 COPY service ./service
 COPY schema ./schema
 COPY fixtures ./fixtures
+COPY --from=web /web/node_modules/maplibre-gl/dist ./maplibre
 RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --uid 10001 --home-dir /app yizhan
 

@@ -26,9 +26,11 @@ test: install
 	scripts/ensure-postgres.sh
 	scripts/ensure-redis.sh
 	command -v ogrinfo >/dev/null || scripts/ensure-debian-packages.sh gdal-bin
+	scripts/ensure-browser.sh
 	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
+	scripts/ensure-browser.sh --web-only
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt setup.cfg
 	scripts/ensure-venv.sh $(VENV)

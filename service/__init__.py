@@ -27,6 +27,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.sites.admin import blp as sites_admin_blp
     from service.sites.routes import blp as sites_blp
     from service.tiles.routes import blp as tiles_blp
+    from service.web.routes import blp as web_blp
 
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
@@ -49,6 +50,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         amenities_blp,
         ogc_blp,
         health_blp,
+        web_blp,
     ):
         api.register_blueprint(blp)
     docs.register(app)

@@ -31,7 +31,8 @@ class Config:
     REPORTS_PER_HOUR = _int("REPORTS_PER_HOUR", 10)
     # Quotas: shared through Redis when REDIS_URL is set, else counted per process.
     REDIS_URL = os.environ.get("REDIS_URL") or None
-    ANON_PER_MINUTE = _int("ANON_PER_MINUTE", 120)  # public reads without X-API-Key, per address
+    # Public reads without X-API-Key, per address (the map page costs ~10 tiles a view).
+    ANON_PER_MINUTE = _int("ANON_PER_MINUTE", 600)
     DEFAULT_PARTNER_PER_MINUTE = _int("DEFAULT_PARTNER_PER_MINUTE", 1200)
     USAGE_FLUSH_SECONDS = _int("USAGE_FLUSH_SECONDS", 10)  # partner usage counts to the database
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).

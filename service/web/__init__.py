@@ -1,0 +1,1 @@
+"""The built-in map page at `/`: MapLibre GL JS over the service's own vector tiles."""
