@@ -47,7 +47,7 @@ db: install
 # database yizhan_bench. Needs wrk (apt-get install wrk). Quick form: make bench SIZE=1e5 DURATION=3
 bench: install
 	scripts/ensure-postgres.sh
-	command -v wrk >/dev/null || apt-get install -y -q wrk
+	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
 	$(PY) bench/run.py --size $(SIZE) --duration $(DURATION)
 
 lint: install
