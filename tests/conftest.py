@@ -6,7 +6,9 @@ dropped at the end, so parallel runs and leftovers cannot interfere.
 """
 
 import os
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
+from werkzeug.serving import make_server
 
 from schema import migrate
 from service import create_app, identity, seeding
@@ -40,10 +43,11 @@ def _admin_connection(url: str):
     return conn
 
 
-@pytest.fixture(scope="session")
-def database_url():
+@contextmanager
+def throwaway_database(prefix: str, load):
+    """A new, migrated database on the test server; `load(conn)` fills it; dropped at the end."""
     base = _server_url()
-    name = f"yizhan_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = _admin_connection(base)
     with admin.cursor() as cur:
         cur.execute(
@@ -52,7 +56,6 @@ def database_url():
             )
         )
     dsn = parse_dsn(base)
-    dsn["dbname"] = name
     url = "postgresql://{user}{pw}@{host}:{port}/{dbname}".format(
         user=dsn.get("user", "postgres"),
         pw=f":{dsn['password']}" if dsn.get("password") else "",
@@ -62,9 +65,9 @@ def database_url():
     )
     try:
         migrate.upgrade(url)
-        engine = make_engine(url, pool_size=1)
+        engine = make_engine(url, pool_size=1, statement_timeout_ms=0)
         with engine.begin() as conn:
-            seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+            load(conn)
         engine.dispose()
         yield url
     finally:
@@ -73,6 +76,29 @@ def database_url():
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    def demo(conn):
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+
+    with throwaway_database("yizhan_test", demo) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The session app (committed demo data) on a real threaded HTTP server, local port."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=10)
+        httpd.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,10 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from service.web import routes
 
@@ -110,20 +108,6 @@ def test_the_page_stays_out_of_the_openapi_document(web):
 
 
 # --- the page in a browser ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    """The session app on a real threaded HTTP server at a free local port."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="map-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        httpd.server_close()
 
 
 @pytest.fixture(scope="module")

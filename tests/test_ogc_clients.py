@@ -10,14 +10,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 from owslib.ogcapi.features import Features
-from werkzeug.serving import make_server
 
 from service.extensions import make_engine
 
@@ -39,20 +37,6 @@ def gdal() -> None:
             f"GDAL command-line tools missing ({', '.join(missing)}); `make test` installs "
             "them (scripts/ensure-debian-packages.sh gdal-bin)."
         )
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    """The session app on a real threaded HTTP server at a free local port."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="ogc-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        httpd.server_close()
 
 
 @pytest.fixture(scope="module")

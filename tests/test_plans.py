@@ -6,52 +6,38 @@ each public request sends a fixed number of SQL statements once warm.
 """
 
 import re
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from psycopg2 import sql
 
 from fixtures import synthetic
-from schema import migrate
 from service import create_app, seeding
 from service.config import TestConfig
 from service.extensions import make_engine
 from service.sites import filters, queries
 from service.tiles import queries as tile_queries
-from tests.conftest import FROZEN_NOW, HORIZON_DAYS, _admin_connection
+from tests.conftest import FROZEN_NOW, HORIZON_DAYS, throwaway_database
 
 SIZE = 100_000
 
 
 @pytest.fixture(scope="module")
-def big_url(database_url):
-    name = f"yizhan_test_plans_{uuid.uuid4().hex[:8]}"
-    admin = _admin_connection(database_url)
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = database_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        migrate.upgrade(url)
+def big_url():
+    def load(conn):
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        synthetic.load(conn, SIZE, 7, FROZEN_NOW, HORIZON_DAYS)
+
+    with throwaway_database("yizhan_test_plans", load) as url:
         engine = make_engine(url, pool_size=1, statement_timeout_ms=0)
-        with engine.begin() as conn:
-            seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
-            synthetic.load(conn, SIZE, 7, FROZEN_NOW, HORIZON_DAYS)
         with engine.connect() as conn:
             auto = conn.execution_options(isolation_level="AUTOCOMMIT")
             # A sample of every row (target 1000 reads 300,000): the same statistics, so
-            # the same plans, on every run.
+            # the same plans, on every run; autovacuum must not re-sample them meanwhile.
             auto.execute(sa.text("SET default_statistics_target = 1000"))
             auto.execute(sa.text("ALTER TABLE sites SET (autovacuum_enabled = false)"))
             auto.execute(sa.text("VACUUM ANALYZE sites"))
         engine.dispose()
         yield url
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        admin.close()
 
 
 @pytest.fixture(scope="module")
