@@ -19,7 +19,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.changes.routes import blp as changes_blp
     from service.extensions import api, db
     from service.health.routes import blp as health_blp
-    from service.http import IdConverter
+    from service.http import AsciiIntegerConverter, IdConverter
     from service.imports.routes import blp as imports_blp
     from service.ogc.routes import blp as ogc_blp
     from service.orgs.routes import blp as orgs_blp
@@ -29,9 +29,11 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.tiles.routes import blp as tiles_blp
     from service.web.routes import blp as web_blp
 
+    app.url_map.converters["int"] = AsciiIntegerConverter
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     api.init_app(app)
+    api.register_converter(AsciiIntegerConverter, lambda c: {"type": "integer"})
     api.register_converter(
         IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
     )

@@ -2,7 +2,7 @@
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
 
@@ -11,7 +11,7 @@ from service.crs import CRS_NAMES
 from service.models import KINDS
 
 # Python's float() also takes "3_0", " 30 " and "nan"; a coordinate is a plain decimal.
-PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
 
 
@@ -73,6 +73,14 @@ class Coordinate(fields.Float):
         return number
 
 
+def to_utc(t: datetime) -> datetime:
+    """The same instant in UTC: PostgreSQL refuses offsets beyond ±15:59, RFC 3339 does not."""
+    try:
+        return t.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("The instant is out of range.") from None
+
+
 class Instant(fields.DateTime):
     """An RFC 3339 timestamp that must carry its UTC offset."""
 
@@ -85,7 +93,7 @@ class Instant(fields.DateTime):
         parsed = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is None:
             raise ValidationError("Must include a UTC offset, e.g. 2026-11-26T20:50:00+08:00.")
-        return parsed
+        return to_utc(parsed)
 
 
 def kind_list(**kwargs) -> CommaList:

@@ -14,8 +14,14 @@ from werkzeug.routing import IntegerConverter
 from service import cursors
 
 
-class IdConverter(IntegerConverter):
-    """`<id:...>` in routes: a positive bigint; anything else does not match (404)."""
+class AsciiIntegerConverter(IntegerConverter):
+    """`<int:...>` that matches ASCII digits only (werkzeug's `\\d` takes "１" and "١" too)."""
+
+    regex = r"[0-9]+"
+
+
+class IdConverter(AsciiIntegerConverter):
+    """`<id:...>` in routes: a positive bigint in ASCII digits; anything else is a 404."""
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=2**63 - 1)

@@ -81,7 +81,7 @@ def _lookup(key: str) -> Partner | None:
     ttl = current_app.config["CACHE_SECONDS"]
     if hit is not None and time.monotonic() < hit[1]:
         return hit[0]
-    with db.reading() as conn:
+    with db.writing() as conn:  # the primary: a revoked key must not live on in a replica
         row = conn.execute(
             sa.text(
                 "SELECT id, name, per_minute FROM partner_keys "
@@ -90,7 +90,7 @@ def _lookup(key: str) -> Partner | None:
             {"hash": hashed},
         ).first()
     partner = Partner(*row) if row else None
-    if ttl > 0:
+    if ttl > 0 and partner is not None:  # unknown keys are not cached: junk must not pile up
         cache[hashed] = (partner, time.monotonic() + ttl)
     return partner
 
@@ -170,6 +170,8 @@ def _gate() -> Response | None:
         return None
     partner = _lookup(key.strip())
     if partner is None:
+        # A wrong key must not be a way around the anonymous quota.
+        limits.hit("anon", cfg["ANON_PER_MINUTE"], 60)
         abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
     limits.hit(f"key{partner.id}", partner.per_minute, 60, client="all")
     current_app.extensions["yizhan.usage"].count(partner.id)

@@ -186,3 +186,83 @@ def test_a_non_bearer_authorization_header_does_not_block_public_reads(client, m
     site_id = make_site(29.9, 121.6)
     r = client.get(f"/v1/sites/{site_id}", headers={"Authorization": "Basic dXNlcjpwdw=="})
     assert r.status_code == 200 and "open_reports" not in r.json
+
+
+# -- second review: public endpoints ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/sites?updated_since=2026-01-01T00:00:00%2B16:00",
+        "/v1/sites?open_at=2026-12-01T04:00:00%2B23:59",
+        "/v1/sites/nearby?lat=30&lon=122&open_at=2026-12-01T04:00:00%2B16:00",
+        "/v1/tiles/5/26/13.mvt?open_at=2026-12-01T04:00:00%2B16:00",
+        "/ogc/collections/sites/items?datetime=2026-01-01T00:00:00-20:00/..",
+        "/ogc/collections/sites/items?datetime=9999-12-31T23:59:59-23:59",
+    ],
+)
+def test_utc_offsets_beyond_postgresql_range_are_not_500(client, url):
+    """RFC 3339 allows offsets up to ±23:59; PostgreSQL only ±15:59: instants become UTC."""
+    r = client.get(url)
+    assert r.status_code < 500, r.get_data(as_text=True)
+
+
+def test_offset_plus_16_means_the_same_instant(client):
+    a = client.get("/v1/sites", query_string={"open_at": "2026-12-01T20:00:00+16:00"})
+    b = client.get("/v1/sites", query_string={"open_at": "2026-12-01T04:00:00+00:00"})
+    assert a.status_code == b.status_code == 200
+    assert [i["id"] for i in a.json["items"]] == [i["id"] for i in b.json["items"]]
+
+
+def test_bogus_keys_count_against_the_anonymous_quota(client, app):
+    app.config.update(ANON_PER_MINUTE=2)
+    try:
+        env = {"REMOTE_ADDR": "192.0.2.77"}
+        codes = [
+            client.get(
+                "/v1/amenities", headers={"X-API-Key": f"yzk_{i}"}, environ_base=env
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [401, 401, 429]
+        assert "yizhan.partners" not in app.extensions or not app.extensions["yizhan.partners"]
+    finally:
+        app.config.update(ANON_PER_MINUTE=0)
+
+
+@pytest.mark.parametrize(
+    "url, status",
+    [
+        ("/v1/sites/%D9%A1", 404),
+        ("/v1/sites/%EF%BC%91", 404),
+        ("/ogc/collections/sites/items/%EF%BC%91", 404),
+        ("/v1/tiles/%EF%BC%95/%EF%BC%92%EF%BC%96/%EF%BC%91%EF%BC%93.mvt", 404),
+        ("/v1/sites/nearby?lat=%EF%BC%93%EF%BC%90&lon=122", 422),
+        ("/v1/sites?limit=%EF%BC%91", 422),
+        ("/ogc/collections/sites/items?bbox=%EF%BC%91,2,3,4", 400),
+        ("/v1/sites?bbox=1_0,0,20,1", 422),
+        ("/v1/sites?bbox=%201,0,2,1", 422),
+        ("/ogc/collections/sites/items?bbox=1,2,a,3,4,b", 400),
+    ],
+)
+def test_numbers_are_ascii_plain_decimals(client, url, status):
+    r = client.get(url)
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_empty_tile_has_no_content_type(client):
+    r = client.get("/v1/tiles/22/0/0.mvt")
+    assert r.status_code == 204 and "Content-Type" not in r.headers
+
+
+def test_a_change_cursor_cannot_point_beyond_every_transaction(client):
+    forged = base64.urlsafe_b64encode(orjson.dumps({"x": -1, "s": -1})).decode().rstrip("=")
+    problem_4xx(client.get("/v1/changes", query_string={"since": forged}), 422, "since")
+
+
+def test_geojson_by_accept_header_with_parameters(client):
+    r = client.get("/v1/sites?limit=1", headers={"Accept": "application/geo+json; charset=utf-8"})
+    assert r.headers["Content-Type"].startswith("application/geo+json")
+    assert r.json["type"] == "FeatureCollection"

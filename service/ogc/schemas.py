@@ -5,7 +5,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.fields import PLAIN_NUMBER
+from service.fields import PLAIN_NUMBER, to_utc
 from service.sites.schemas import Bbox, FilterArgs, StrictQuery
 
 DEFAULT_LIMIT = 10
@@ -21,7 +21,9 @@ NEAREST_NOTE = (
 )
 
 # RFC 3339 date-time as OGC API - Features requires it: full date, "T", time, offset.
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 class OgcBbox(Bbox):
@@ -29,12 +31,12 @@ class OgcBbox(Bbox):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = value.split(",") if isinstance(value, str) else []
-        if len(parts) == 6:  # minlon,minlat,minh,maxlon,maxlat,maxh: sites have no height
-            parts = [parts[0], parts[1], parts[3], parts[4]]
-        elif len(parts) != 4:
+        if len(parts) not in (4, 6):
             raise ValidationError("Expected 4 numbers (west,south,east,north) or 6 (with heights).")
         if not all(PLAIN_NUMBER.match(p.strip()) for p in parts):
             raise ValidationError("Coordinates must be plain decimal numbers.")
+        if len(parts) == 6:  # minlon,minlat,minh,maxlon,maxlat,maxh: sites have no height
+            parts = [parts[0], parts[1], parts[3], parts[4]]
         return super()._deserialize(",".join(parts), attr, data, **kwargs)
 
 
@@ -45,7 +47,7 @@ def _instant(text: str) -> dt.datetime:
             "an interval start/end, or an open one with '..'."
         )
     try:
-        return dt.datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        return to_utc(dt.datetime.fromisoformat(text.upper().replace("Z", "+00:00")))
     except ValueError:
         raise ValidationError(f"Not a valid date-time: {text}.") from None
 

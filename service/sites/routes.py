@@ -139,11 +139,13 @@ class Sites(MethodView):
 def _wants_geojson(args: dict) -> bool:
     if "f" in args:
         return args["f"] == "geojson"
-    best = request.accept_mimetypes.best_match(["application/json", GEOJSON])
-    return (
-        best == GEOJSON
-        and request.accept_mimetypes[GEOJSON] > request.accept_mimetypes["application/json"]
-    )
+    # Compare media types without parameters: "application/geo+json; charset=utf-8" counts.
+    quality = {"application/json": 0.0, GEOJSON: 0.0}
+    for value, q in request.accept_mimetypes:
+        media = value.split(";", 1)[0].strip().lower()
+        if media in quality:
+            quality[media] = max(quality[media], q)
+    return quality[GEOJSON] > quality["application/json"]
 
 
 def _bbox_to_wgs84(bbox, crs: str):

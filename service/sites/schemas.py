@@ -2,10 +2,19 @@
 
 from datetime import UTC, datetime
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from service import hours, vocabulary
 from service.fields import (
+    PLAIN_NUMBER,
     Coordinate,
     Instant,
     Text,
@@ -23,6 +32,19 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 class StrictQuery(Schema):
     class Meta:
         unknown = RAISE  # a misspelt parameter is an error, not silently ignored
+
+    @pre_load
+    def _ascii_numbers(self, data, **kwargs):
+        """int() and float() also read "１" and "١"; query numbers are ASCII digits."""
+        bad = {}
+        for name, field in self.fields.items():
+            value = data.get(field.data_key or name)
+            numeric = isinstance(field, fields.Integer | fields.Float)
+            if numeric and isinstance(value, str) and not PLAIN_NUMBER.match(value.strip()):
+                bad[field.data_key or name] = ["Not a valid number."]
+        if bad:
+            raise ValidationError(bad)
+        return data
 
 
 class FilterArgs(StrictQuery):
@@ -73,7 +95,7 @@ class Bbox(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = value.split(",") if isinstance(value, str) else []
-        if len(parts) != 4:
+        if len(parts) != 4 or not all(PLAIN_NUMBER.match(p) for p in parts):
             raise ValidationError("Expected four numbers: west,south,east,north.")
         try:
             west, south, east, north = (float(p) for p in parts)
