@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from service import auth, cursors
 from service import crs as datum
@@ -43,11 +43,12 @@ blp = Blueprint(
 blp.before_request(require_json)
 
 WRITERS = ("admin", "editor")
+IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
 ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class HistoryArgs(StrictQuery):
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String()
 
 
@@ -214,9 +215,7 @@ class SiteChange(MethodView):
     @blp.response(200, SiteSchema)
     @blp.doc(
         security=auth.BEARER,
-        parameters=[
-            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
-        ],
+        parameters=[IF_MATCH],
     )
     def patch(self, args, changes, site_id):
         """Change some fields; If-Match is required (428 without it, 412 when stale)."""
@@ -250,9 +249,7 @@ class SiteChange(MethodView):
     @blp.response(204)
     @blp.doc(
         security=auth.BEARER,
-        parameters=[
-            {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
-        ],
+        parameters=[IF_MATCH],
     )
     def delete(self, site_id):
         """Soft-delete a site (it leaves search; a tombstone stays); If-Match is required."""
