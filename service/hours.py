@@ -10,7 +10,7 @@ China's adjusted working days (调休, a Sunday worked in exchange for a holiday
 are not in the library's calendar: "PH" covers the holidays themselves only.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -113,23 +113,3 @@ def open_intervals(
     if result and result[-1][1] >= local_end and oh.next_change(result[-1][0]) is None:
         result[-1] = (result[-1][0], None)
     return result
-
-
-def state_at(
-    expression: str, tz: str, at: datetime, country: str = "CN"
-) -> tuple[bool, datetime | None]:
-    """(is_open, next_change) at instant `at`, evaluated in the site's zone."""
-    oh = _parse(expression, tz, country)
-    local = at.astimezone(ZoneInfo(tz))
-    return oh.is_open(local), oh.next_change(local)
-
-
-def day_window(at: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
-    """From local midnight of `at`'s day in zone `tz`, for `days` days."""
-    zone = ZoneInfo(tz)
-    local = at.astimezone(zone)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    # Add days on the calendar, not 24-hour blocks: DST zones have 23/25-hour days.
-    end_date = (start + timedelta(days=days)).date()
-    end = datetime(end_date.year, end_date.month, end_date.day, tzinfo=zone)
-    return start, end

@@ -1,6 +1,6 @@
 """Opening hours: parsing, evaluation in the site's zone, materialised open_now/open_at."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,15 +41,14 @@ def test_explain_rejects_blank():
 
 def test_utc_instants_are_converted_to_the_site_zone():
     """The library's traps: UTC tzinfo raised TypeError, naive clocks read 8 hours off."""
-    utc_instant = datetime(2026, 11, 30, 12, 59, tzinfo=UTC)  # 20:59 in Shanghai
-    assert hours.state_at("Mo-Su 09:00-21:00", "Asia/Shanghai", utc_instant) == (
-        True,
-        datetime(2026, 11, 30, 21, 0, tzinfo=SH),
+    start = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    spans = hours.open_intervals(
+        "Mo-Su 09:00-21:00", "Asia/Shanghai", start, start + timedelta(hours=14)
     )
-    assert (
-        hours.state_at("Mo-Su 09:00-21:00", "Asia/Shanghai", at("2026-11-30T13:00:00+00:00"))[0]
-        is False
-    )
+    assert spans == [
+        (datetime(2026, 11, 30, 9, 0, tzinfo=SH), datetime(2026, 11, 30, 14, 0, tzinfo=SH))
+    ]
+    assert spans[0][0] == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # the same instant
 
 
 def test_open_intervals_merge_across_midnight_and_mark_never_closing():
