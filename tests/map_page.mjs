@@ -66,6 +66,11 @@ const at = (page, lngLat) => page.evaluate((lngLat) => {
 }, lngLat);
 
 // The colour on screen at page coordinates (x, y), read back from a screenshot.
+// The tile URL template the map's source uses now (the last request may be a late one).
+async function sourceTiles(page) {
+  return page.evaluate(() => window.yizhanMap.getSource('sites').tiles[0]);
+}
+
 async function pixel(page, x, y) {
   const png = await page.screenshot({ clip: { x: Math.round(x), y: Math.round(y), width: 1, height: 1 } });
   return page.evaluate(async (b64) => {
@@ -166,13 +171,14 @@ try {
   await page.check('#open-now');
   await idle(page);
   const openSites = await rendered(page, 'sites');
-  out.openNow = { tile: out.tiles.at(-1), open: [...new Set(openSites.map((f) => f.is_open))], ids: openSites.map((f) => f.id) };
+  out.openNow = { tile: await sourceTiles(page), open: [...new Set(openSites.map((f) => f.is_open))], ids: openSites.map((f) => f.id) };
   await page.uncheck('#open-now');
+  await idle(page);
 
   // 4. An amenity (the station has a microwave).
   await page.check('input[name=amenity][value=microwave]');
   await idle(page);
-  out.microwave = { tile: out.tiles.at(-1), ids: (await rendered(page, 'sites')).map((f) => f.id) };
+  out.microwave = { tile: await sourceTiles(page), ids: (await rendered(page, 'sites')).map((f) => f.id) };
   await page.uncheck('input[name=amenity][value=microwave]');
   await idle(page);
 

@@ -46,7 +46,7 @@ def test_utc_instants_are_converted_to_the_site_zone():
         "Mo-Su 09:00-21:00", "Asia/Shanghai", start, start + timedelta(hours=14)
     )
     assert spans == [
-        (datetime(2026, 11, 30, 9, 0, tzinfo=SH), datetime(2026, 11, 30, 14, 0, tzinfo=SH))
+        (datetime(2026, 11, 30, 9, 0, tzinfo=SH), datetime(2026, 11, 30, 21, 0, tzinfo=SH))
     ]
     assert spans[0][0] == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # the same instant
 
