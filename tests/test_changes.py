@@ -7,6 +7,7 @@ transaction would hide its changes) and remove what they created.
 import time
 import uuid
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
@@ -52,8 +53,8 @@ def feed(client, **params) -> dict:
 def feed_until(client, since: str, wanted: int, **params) -> dict:
     """Poll the feed after `since` until it holds `wanted` items.
 
-    Any transaction still open on the server (another test worker's, in another
-    database) holds changes back until it ends; they are delayed, never skipped.
+    A writing transaction still open in this database holds changes back until it ends;
+    they are delayed, never skipped.
     """
     deadline = time.monotonic() + 20
     while True:
@@ -148,6 +149,33 @@ def test_no_change_is_skipped_when_commits_happen_out_of_order(app, committed):
 
     page = feed_until(client, seen["next_cursor"], 2)
     assert {i["id"] for i in page["items"]} == {first, second}
+
+
+def test_a_transaction_in_another_database_does_not_hold_the_feed(app, committed):
+    """Only a transaction holding an xid in this database can still add a change here.
+
+    An open transaction with an xid in another database of the same server (a bulk load,
+    another app's migration) pins `pg_snapshot_xmin`; the feed must not wait for it.
+    """
+    client = app.test_client()
+    engine = db_engine(app)
+    cursor = feed(client, limit=1)["next_cursor"]
+    args = engine.url.translate_connect_args(username="user", database="dbname")
+    elsewhere = psycopg2.connect(**{**args, "dbname": "postgres"})
+    try:
+        with elsewhere.cursor() as cur:
+            cur.execute("SELECT pg_current_xact_id()::text")  # takes an xid, stays open
+            held = int(cur.fetchone()[0])
+        with engine.begin() as conn:
+            made = committed(conn, "不等别的库")
+        with engine.connect() as probe:
+            xmin = int(probe.scalar(sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())")))
+        assert xmin <= held  # a boundary at pg_snapshot_xmin would hold the change back
+        page = feed(client, since=cursor)  # at once: no polling
+        assert [(i["id"], i["op"]) for i in page["items"]] == [(made, "upsert")]
+    finally:
+        elsewhere.rollback()
+        elsewhere.close()
 
 
 @pytest.mark.parametrize(

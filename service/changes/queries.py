@@ -1,10 +1,18 @@
 """SQL of the change feed: a boundary that never skips, changes after a position, snapshots.
 
 Positions are (xid, seq) of `change_log` rows. A page holds only rows whose
-transaction is older than `pg_snapshot_xmin(pg_current_snapshot())`: every such
-transaction has ended, so no row can still appear before the page's last position.
-A sequence or timestamp cursor would skip a row whose transaction started earlier
-but committed after a reader had moved past it.
+transaction is below a boundary that every transaction of this database below it has
+ended, so no row can still appear before the page's last position. A sequence or
+timestamp cursor would skip a row whose transaction started earlier but committed after
+a reader had moved past it.
+
+The boundary is not `pg_snapshot_xmin(pg_current_snapshot())`: that waits for every
+transaction holding an xid anywhere on the server, a long load into another database
+included. Only a transaction that holds an xid in this database can still add a
+`change_log` row, so the boundary is the oldest such xid (from `pg_stat_activity` and
+`pg_prepared_xacts`), capped by the next xid as seen before that list was read: an xid
+below the cap that is not in the list had ended before the list was read, hence before
+the page's own snapshot is taken (a later statement).
 """
 
 import sqlalchemy as sa
@@ -12,10 +20,34 @@ import sqlalchemy as sa
 from service.models import Org, Site
 from service.sites.queries import SITE_COLUMNS
 
+# The statement's snapshot (taken when it starts) gives the cap before pg_stat_activity
+# is read (while it runs). backend_xid and pg_prepared_xacts hold 32-bit xids: widen each
+# to xid8 with the cap's epoch (a running xid lies within 2^31 below the cap).
+_BOUNDARY = sa.text(
+    """
+    WITH cap AS (
+        SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
+    ), running AS (
+        SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_xid IS NOT NULL
+        UNION ALL
+        SELECT transaction::text::bigint FROM pg_prepared_xacts
+        WHERE database = current_database()
+    )
+    SELECT least(
+        cap.x,
+        min((cap.x >> 32 << 32) + r.xid - CASE WHEN r.xid > cap.x % 4294967296
+                                                THEN 4294967296 ELSE 0 END)
+    )::text
+    FROM cap LEFT JOIN running r ON true
+    GROUP BY cap.x
+    """
+)
+
 
 def boundary(conn: sa.Connection) -> int:
-    """The xid below which every transaction has ended, as seen now."""
-    return int(conn.scalar(sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")))
+    """The xid below which every transaction that could write to this database has ended."""
+    return int(conn.scalar(_BOUNDARY))
 
 
 def changes_after(conn: sa.Connection, xid: int, seq: int, limit: int) -> list[sa.Row]:
@@ -24,10 +56,10 @@ def changes_after(conn: sa.Connection, xid: int, seq: int, limit: int) -> list[s
         sa.text(
             "SELECT c.xid::text AS xid, c.seq, c.site_id FROM change_log c "
             "WHERE (c.xid, c.seq) > (CAST(CAST(:xid AS text) AS xid8), :seq) "
-            "AND c.xid < pg_snapshot_xmin(pg_current_snapshot()) "
+            "AND c.xid < CAST(CAST(:boundary AS text) AS xid8) "
             "ORDER BY c.xid, c.seq LIMIT :limit"
         ),
-        {"xid": xid, "seq": seq, "limit": limit + 1},
+        {"xid": xid, "seq": seq, "boundary": boundary(conn), "limit": limit + 1},
     ).all()
 
 
