@@ -1,6 +1,7 @@
 """Unbound extensions: the database handle and the flask-smorest Api."""
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,6 +50,21 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def connections_per_engine(pool_size: int) -> int:
+    """Connections one engine may hold at once: its pool and as many overflow connections
+    (`yizhan serve` checks workers x this against the server's max_connections)."""
+    return 2 * pool_size
+
+
+CONNECT_TIMEOUT_S = 3  # libpq's connect_timeout: healthy local connections take milliseconds
+# A pooled connection idle longer than this is pinged before use (a firewall or a database
+# restart may have dropped it). Busy connections are not: SQLAlchemy's `pool_pre_ping`
+# pings on every checkout, a round trip that cost more than the nearby query's Python
+# work. A connection lost while busy fails one statement (a 503), which invalidates the
+# worker's whole pool, so the next request reconnects.
+PING_AFTER_IDLE_S = 10.0
+
+
 def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) -> sa.Engine:
     """An engine whose connections suit this workload on a small machine.
 
@@ -63,14 +79,40 @@ def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) 
             f"-c statement_timeout={statement_timeout_ms}",
         ]
     )
-    return sa.create_engine(
+    engine = sa.create_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=connections_per_engine(pool_size) - pool_size,
         pool_recycle=1800,
-        connect_args={"options": options, "application_name": "yizhan"},
+        # Without a connect timeout libpq waits for ever on a database host that went silent
+        # (network fault), and so would every sync worker: this makes it a quick 503.
+        connect_args={
+            "options": options,
+            "application_name": "yizhan",
+            "connect_timeout": CONNECT_TIMEOUT_S,
+        },
     )
+    sa.event.listen(engine.pool, "checkin", _note_checkin)
+    sa.event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_checkin(dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["yizhan.idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+    idle_since = record.info.get("yizhan.idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        with dbapi_connection.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as exc:
+        # The pool discards this connection and checks out (or opens) another.
+        raise sa.exc.DisconnectionError() from exc
 
 
 class Database:
@@ -106,15 +148,32 @@ class Database:
         return current_app.extensions["yizhan.db"]["bound"]
 
     @contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
-        """A connection for read-only queries (the replica when configured)."""
+    def reading(self, primary: bool = False) -> Iterator[sa.Connection]:
+        """A connection for read-only queries: the replica when configured.
+
+        `primary=True` for reads that must see writes at once (admin views, which an
+        admin reads right after a change; a replica lags by some milliseconds).
+        """
         bound = self._bound_connection()
         if bound is not None:
             with bound.begin_nested():  # a failing statement must not poison the test
                 yield bound
             return
-        with self.engine("replica").connect() as conn:
-            yield conn
+        engine = self.engine("primary" if primary else "replica")
+        with engine.connect() as conn:
+            # Autocommit: no BEGIN before the first statement and no ROLLBACK when the
+            # connection goes back to the pool (two round trips per request); each statement
+            # still sees its own snapshot, as under READ COMMITTED. Set on the driver, not with
+            # SQLAlchemy's isolation_level option, whose reset sends a SET on every checkin.
+            driver = conn.connection.dbapi_connection
+            driver.autocommit = True
+            try:
+                yield conn
+            finally:
+                try:
+                    driver.autocommit = False
+                except Exception:  # broken: it must not go back to the pool in autocommit
+                    conn.invalidate()
 
     @contextmanager
     def writing(self) -> Iterator[sa.Connection]:

@@ -411,3 +411,21 @@ def test_nearby_filter_matches_oracle(client, params, pred):
         assert item["distance_m"] == pytest.approx(dist[item["external_id"]], abs=0.1)
     keys = [(i["distance_m"], i["id"]) for i in items]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("path", ["/v1/sites", "/ogc/collections/sites/items"])
+def test_bbox_edges_are_exact_not_single_precision(client, make_site, path):
+    """A site 3e-6 degrees east of the box is outside it, one on the edge inside.
+
+    `geom && box` compares float4 boxes (~8e-6 degrees apart at lon 103): it let such a site
+    in (seen in the benchmark: east edge 103.89010, site at 103.890103).
+    """
+    outside = make_site(30.5, 103.890103)
+    on_edge = make_site(30.5, 103.8901)
+    inside = make_site(30.5, 103.89)
+    got = client.get(path, query_string={"bbox": "103.85,30.45,103.8901,30.55", "limit": 100})
+    assert got.status_code == 200
+    body = got.get_json()
+    ids = {item["id"] for item in body.get("items", body.get("features", []))}
+    assert inside in ids and on_edge in ids
+    assert outside not in ids
