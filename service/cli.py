@@ -182,7 +182,7 @@ def keys_list() -> None:
     """Keys with their quota and today's (UTC) request count."""
     from service import partners
 
-    with db.reading() as conn:
+    with db.reading(primary=True) as conn:
         rows = partners.listing(conn, now().date())
     for r in rows:
         state = "revoked" if r.revoked_at else "active"
@@ -251,7 +251,7 @@ def tokens_create(
 @with_appcontext
 def tokens_list(org_code: str | None) -> None:
     """List tokens (never the tokens themselves)."""
-    with db.reading() as conn:
+    with db.reading(primary=True) as conn:
         rows = identity.list_tokens(conn, org_code)
     for r in rows:
         state = "revoked" if r.revoked_at else "active"
@@ -276,22 +276,33 @@ def tokens_revoke(token_id: int) -> None:
 @click.option("--workers", type=int, default=None, help="Default: 2 x CPU cores + 1.")
 @click.option("--port", type=int, default=None, help="Default: $PORT or 8000.")
 @click.option("--bind", "host", default="0.0.0.0", show_default=True)
+@with_appcontext
 def serve(workers: int | None, port: int | None, host: str) -> None:
-    """Production server: gunicorn, sync workers sized for this machine."""
+    """Production server: gunicorn, sync workers sized for this machine.
+
+    Refuses to start when the workers' connection pools could exceed the database
+    server's max_connections (minus its reserved slots).
+    """
+    from service import serving
+
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    workers = workers or 2 * (os.cpu_count() or 1) + 1
+    workers = workers or serving.default_workers()
     port = port or int(os.environ.get("PORT", 8000))
-    args = [
-        gunicorn,
-        "service.wsgi:app",
-        f"--bind={host}:{port}",
-        f"--workers={workers}",
-        "--worker-class=sync",
-        "--timeout=150",  # a 100,000-row import takes ~20 s; its statements stop at 120 s
-        "--graceful-timeout=20",
-        "--keep-alive=5",
-        "--max-requests=20000",
-        "--max-requests-jitter=2000",
-        "--access-logfile=-",
-    ]
+    per_worker = f"{workers} workers x 2 x DB_POOL_SIZE={current_app.config['DB_POOL_SIZE']}"
+    for budget in serving.connection_budgets(current_app.config, workers):
+        if not budget.fits:
+            raise click.ClickException(
+                f"{per_worker} may open {budget.needed} connections to {budget.server}, "
+                f"which allows {budget.available} (max_connections minus reserved): "
+                "lower --workers or DB_POOL_SIZE, or raise max_connections"
+            )
+        if budget.available is not None:
+            logger.info(
+                "%s: up to %d of %d connections to %s",
+                per_worker,
+                budget.needed,
+                budget.available,
+                budget.server,
+            )
+    args = serving.gunicorn_args(gunicorn, workers, host, port)
     os.execv(gunicorn, args)

@@ -47,7 +47,7 @@ class Orgs(MethodView):
     @blp.doc(security=auth.BEARER)
     def get(self, _args):
         """Your org and every org below it, in tree order."""
-        with db.reading() as conn:
+        with db.reading(primary=True) as conn:  # an admin lists right after adding
             rows = conn.execute(
                 sa.select(sa.cast(Org.code, sa.Text), Org.name)
                 .where(Org.code.descendant_of(auth.principal().org_code))

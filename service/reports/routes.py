@@ -73,6 +73,19 @@ class ReportPatch(Schema):
 class SiteReports(MethodView):
     @blp.arguments(ReportIn, location="json")
     @blp.response(201, ReportSchema)
+    @blp.doc(
+        responses={
+            201: {
+                "links": {
+                    "TriageReport": {
+                        "operationRef": "#/paths/~1v1~1reports~1{report_id}/patch",
+                        "parameters": {"report_id": "$response.body#/id"},
+                        "description": "An admin of the site's subtree resolves or rejects it.",
+                    }
+                }
+            }
+        }
+    )
     def post(self, data, site_id):
         """Report a problem with a site (no credentials; limited per client)."""
         cfg = current_app.config
@@ -93,7 +106,7 @@ class Reports(MethodView):
     def get(self, args):
         """Reports on sites of your subtree, newest first; filter by status and site."""
         before = keyset_after(args)
-        with db.reading() as conn:
+        with db.reading(primary=True) as conn:  # triage is read right after it is written
             rows = queries.in_subtree(
                 conn,
                 auth.principal().org_code,

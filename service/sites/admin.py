@@ -43,8 +43,42 @@ blp = Blueprint(
 blp.before_request(require_json)
 
 WRITERS = ("admin", "editor")
-IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "required": True,
+    "description": 'The ETag you read (e.g. "228-1"), or * (428 without it, 412 if stale).',
+    # Any other value is a condition that fails (412), as RFC 9110 evaluates If-Match.
+    "schema": {"type": "string", "minLength": 1},
+}
 ASCII_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _link(path: str, method: str, description: str, **extra: str) -> dict:
+    ref = "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+    parameters = {"site_id": "$response.body#/id", **extra}
+    return {"operationRef": ref, "parameters": parameters, "description": description}
+
+
+# OpenAPI links: what a client (or a stateful tester) can do next with the site it created.
+CREATED_SITE_LINKS = {
+    "GetSite": _link("/v1/sites/{site_id}", "get", "Read the new site."),
+    "PatchSite": _link(
+        "/v1/sites/{site_id}",
+        "patch",
+        "Change it, with the ETag of this answer.",
+        **{"header.If-Match": "$response.header.ETag"},
+    ),
+    "DeleteSite": _link(
+        "/v1/sites/{site_id}",
+        "delete",
+        "Delete it, with the ETag of this answer.",
+        **{"header.If-Match": "$response.header.ETag"},
+    ),
+    "GetHours": _link("/v1/sites/{site_id}/hours", "get", "Its opening intervals."),
+    "GetHistory": _link("/v1/sites/{site_id}/history", "get", "Its audit trail."),
+    "ReportProblem": _link("/v1/sites/{site_id}/reports", "post", "A rider reports on it."),
+}
 
 
 class HistoryArgs(StrictQuery):
@@ -143,7 +177,14 @@ class SiteCreate(MethodView):
     @blp.response(201, SiteSchema)
     @blp.doc(
         security=auth.BEARER,
-        parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}],
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            }
+        ],
+        responses={201: {"links": CREATED_SITE_LINKS}},
     )
     def post(self, args, data):
         """Create a site (201 with Location and ETag); Idempotency-Key makes retries safe."""
@@ -203,7 +244,12 @@ def _claim_key(conn, user_id: int, key: str, fingerprint: str) -> int | None:
         {"user_id": user_id, "key": key},
     ).one()
     if earlier.request_hash != fingerprint:
-        abort(422, message="This Idempotency-Key was used for a different request.")
+        abort(
+            422,
+            messages={
+                "headers": {"Idempotency-Key": ["This key was used for a different request."]}
+            },
+        )
     return earlier.site_id
 
 
@@ -279,7 +325,7 @@ class SiteHistory(MethodView):
     def get(self, args, site_id):
         """Audit trail of a site in your subtree: who changed what, when, old and new."""
         after = keyset_after(args)
-        with db.reading() as conn:
+        with db.reading(primary=True) as conn:  # read right after the change it shows
             org = conn.scalar(
                 sa.text(
                     "SELECT o.code::text FROM sites s JOIN orgs o ON o.id = s.org_id "

@@ -19,9 +19,10 @@ from service.sites.schemas import (
     NearbyArgs,
     NearbyPage,
     SiteArgs,
+    SiteDetailSchema,
+    SiteFeatureCollection,
     SitePage,
     SitesArgs,
-    SiteSchema,
 )
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,14 @@ class Nearby(MethodView):
 class Sites(MethodView):
     @blp.arguments(SitesArgs, location="query")
     @blp.response(200, SitePage)
-    @blp.alt_response(200, description="GeoJSON FeatureCollection", content_type=GEOJSON)
+    @blp.doc(
+        responses={
+            200: {
+                "description": "A page of sites, or a GeoJSON FeatureCollection of them",
+                "content": {GEOJSON: {"schema": SiteFeatureCollection}},
+            }
+        }
+    )
     def get(self, args):
         """Sites in a bounding box and/or matching filters, in id order."""
         at = now()
@@ -176,22 +184,24 @@ def _bbox_to_wgs84(bbox, crs: str):
 @blp.route("/<id:site_id>")
 class SiteById(MethodView):
     @blp.arguments(SiteArgs, location="query")
-    @blp.response(200, SiteSchema)
+    @blp.response(200, SiteDetailSchema)
     @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
     def get(self, args, site_id):
         """One site by id (closed sites included); ETag and If-None-Match supported."""
-        with db.reading() as conn:
+        # Admins read the primary: the ETag they send back in If-Match must not lag their write.
+        admin = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        with db.reading(primary=admin) as conn:
             row = queries.site_by_id(conn, site_id)
         if row is None:
             abort(404, message=f"No site with id {site_id}.")
         body = serialize.site(row, args["crs"])
         etag = _etag(row, args["crs"])
         headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Authorization"}
-        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        if admin:
             # Admins of the site's subtree also see its open rider reports.
             me = auth.authenticate(now())
             if me.covers(row.org_code):
-                with db.reading() as conn:
+                with db.reading(primary=True) as conn:
                     body["open_reports"] = reports.open_counts(conn, [site_id]).get(site_id, 0)
                 etag += f"-r{body['open_reports']}"
                 headers.update(ETag=f'"{etag}"', **{"Cache-Control": "private, no-cache"})
