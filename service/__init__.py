@@ -7,14 +7,17 @@ from service.config import Config
 
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the app: extensions bound, blueprints registered, nothing else."""
+    from service.http import Request
+
     app = Flask(__name__)
+    app.request_class = Request  # chunked bodies over the limit are a 413, not cut short
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
 
-    from service import docs, errors, partners
+    from service import docs, errors, headers, partners
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
     from service.extensions import api, db
@@ -38,6 +41,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
     )
     errors.register(app)
+    headers.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "yizhan tokens create"}
     )

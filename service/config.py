@@ -27,6 +27,9 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
     IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
+    # An import's statements may run this long (a 100,000-row file takes ~20 s); keep it
+    # under gunicorn's --timeout (service/serving.py).
+    IMPORT_STATEMENT_TIMEOUT_MS = _int("IMPORT_STATEMENT_TIMEOUT_MS", 120_000)
     # Rider reports accepted per client address per hour.
     REPORTS_PER_HOUR = _int("REPORTS_PER_HOUR", 10)
     # Quotas: shared through Redis when REDIS_URL is set, else counted per process.
@@ -47,6 +50,9 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     OPENAPI_SWAGGER_UI_URL = "/static/swagger-ui/"
+    # No badge from validator.swagger.io: /docs loads nothing from elsewhere (and its CSP
+    # would block it).
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None}
     JSON_AS_ASCII = False
 
 

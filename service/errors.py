@@ -4,7 +4,7 @@ import logging
 
 import orjson
 import sqlalchemy.exc
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,21 @@ def handle_unexpected(exc: Exception) -> Response:
     return problem(500, "An unexpected error occurred; it has been logged.")
 
 
+def reject_undecodable_query() -> Response | None:
+    """A 400 for raw (not percent-encoded) non-UTF-8 bytes in the query string.
+
+    werkzeug decodes the query string as strict UTF-8 when `request.args` is first read,
+    so such a request would otherwise end in a UnicodeDecodeError and a 500.
+    """
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        return problem(400, "The query string is not UTF-8; percent-encode its bytes.")
+    return None
+
+
 def register(app: Flask) -> None:
+    app.before_request(reject_undecodable_query)  # before any hook reads request.args
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(sqlalchemy.exc.DBAPIError, handle_database_error)
     app.register_error_handler(InternalServerError, lambda e: handle_unexpected(e))

@@ -4,12 +4,16 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import flask
 import flask_smorest
 import orjson
 from flask import Response, current_app, request
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from service import cursors
 
@@ -27,6 +31,31 @@ class IdConverter(AsciiIntegerConverter):
         super().__init__(url_map, min=1, max=2**63 - 1)
 
 
+class BoundedStream(LimitedStream):
+    """A body of unknown length (chunked) read up to max_content_length: more is a 413.
+
+    Werkzeug's stream stops reading such a body at the maximum without an error, so a
+    chunked upload over the limit would be parsed cut short (an import could silently lose
+    its last rows). Reading it whole now probes for one byte more.
+    """
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._stream.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class Request(flask.Request):
+    @cached_property
+    def stream(self):
+        limit = self.max_content_length  # read late: imports raise it before reading
+        if self.content_length is None and limit is not None:
+            if self.environ.get("wsgi.input_terminated"):
+                return BoundedStream(self.environ["wsgi.input"], limit, is_max=True)
+        return super().stream
+
+
 def require_json() -> None:
     """Before a JSON write: 415 unless the body is declared as JSON."""
     if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
@@ -41,6 +70,12 @@ class StrictParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:  # "[[[[..." deeper than the interpreter's stack
+            abort(400, message="Invalid JSON body: nested too deeply.")
 
 
 class Blueprint(flask_smorest.Blueprint):

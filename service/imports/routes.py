@@ -133,7 +133,10 @@ class Imports(MethodView):
         try:
             with db.writing() as conn:
                 # A 100,000-row file takes ~20 s; the per-request statement limit is for reads.
-                conn.execute(sa.text("SET LOCAL statement_timeout = '120s'"))
+                conn.execute(
+                    sa.text("SELECT set_config('statement_timeout', :ms, true)"),
+                    {"ms": str(current_app.config["IMPORT_STATEMENT_TIMEOUT_MS"])},
+                )
                 outcome = run_import(
                     conn,
                     body,
