@@ -13,10 +13,18 @@ from service.models import KINDS
 # Python's float() also takes "3_0", " 30 " and "nan"; a coordinate is a plain decimal.
 PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 ORG_CODE = re.compile(r"^[a-z0-9_]{1,30}(\.[a-z0-9_]{1,30}){0,9}$")
+# For the OpenAPI document only (the fields validate with numbers, not text): a longitude or
+# latitude in range as plain decimal text, so that generated clients and fuzzers send valid ones.
+LON_TEXT = r"-?(180(\.0{1,7})?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{1,7})?)"
+LAT_TEXT = r"-?(90(\.0{1,7})?|[1-8]?[0-9](\.[0-9]{1,7})?)"
 
 
 class Text(fields.String):
     """A string PostgreSQL can store: valid UTF-8 without NUL (psycopg2 refuses both)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": "^[^\\x00]*$", **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -33,6 +41,11 @@ class CommaList(fields.Field):
     """`a,b,c` in a query string: a de-duplicated list of allowed codes."""
 
     def __init__(self, allowed, what: str, max_items: int = 20, **kwargs) -> None:
+        codes = sorted(allowed() if callable(allowed) else allowed)
+        one = "(" + "|".join(re.escape(c) for c in codes) + ")"
+        # Documented as what a client should send: known codes, no spaces, no empty items.
+        doc = {"type": "string", "pattern": f"^{one}(,{one}){{0,{max_items - 1}}}$"}
+        kwargs["metadata"] = {**doc, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
         self.allowed = allowed
         self.what = what
@@ -57,6 +70,8 @@ class Coordinate(fields.Float):
     """A latitude or longitude: finite, in range, and a hint when it looks swapped."""
 
     def __init__(self, axis: str, **kwargs) -> None:
+        limit = 90 if axis == "lat" else 180
+        kwargs["metadata"] = {"minimum": -limit, "maximum": limit, **kwargs.get("metadata", {})}
         super().__init__(allow_nan=False, **kwargs)
         self.axis = axis
 
@@ -74,11 +89,16 @@ class Coordinate(fields.Float):
 
 
 def to_utc(t: datetime) -> datetime:
-    """The same instant in UTC: PostgreSQL refuses offsets beyond ±15:59, RFC 3339 does not."""
+    """The same instant in UTC: PostgreSQL refuses offsets beyond ±15:59, RFC 3339 does not.
+
+    An instant just outside Python's years 1..9999 once in UTC (0001-01-01T00:00:02+02:00)
+    is still a valid RFC 3339 date-time: it becomes the first or last representable instant,
+    which compares the same with every stored time.
+    """
     try:
         return t.astimezone(UTC)
     except OverflowError:
-        raise ValidationError("The instant is out of range.") from None
+        return (datetime.min if t.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 class Instant(fields.DateTime):

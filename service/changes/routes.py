@@ -61,7 +61,8 @@ def _decode(token: str, name: str, keys: tuple[str, ...]) -> dict:
         isinstance(value, dict)
         and set(value) == set(keys)
         and all(type(value[k]) is int and 0 <= value[k] <= MAX_ID for k in keys if k != "s")
-        and value.get("s", -1) >= -1  # -1 (before any row) is the only negative position
+        and type(value.get("s", -1)) is int
+        and -1 <= value.get("s", -1) <= MAX_ID  # -1 (before any row) is the only negative one
     ):
         invalid(name, f"Malformed {name}; use the value an earlier answer gave.")
     return value

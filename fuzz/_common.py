@@ -1,0 +1,8 @@
+"""Shared by the atheris harnesses: run from the repository root or from fuzz/."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `service` and `fixtures` import without an install
