@@ -22,8 +22,8 @@ end
 
 function done(summary, latency, requests)
   io.write(string.format(
-    "RESULT requests=%d duration_us=%d errors=%d non2xx=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
-    summary.requests, summary.duration,
+    "RESULT requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
+    summary.requests, summary.duration, summary.bytes,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))

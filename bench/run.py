@@ -1,82 +1,83 @@
-"""First throughput measurement: nearby and bbox against `yizhan serve`, driven by wrk.
+"""The reproducible benchmark (issue #5): Yizhan, its floors and its peers, one run.
 
-    make bench                      # 1e6 synthetic sites (loads them once, ~minutes)
-    make bench SIZE=1e5 DURATION=5  # quick form
+    make bench                  # 1e6 sites, 10 s per measurement, 3 repetitions, 2/4/8 conns
+    make bench SIZE=1e5         # the same on 1e5 sites
+    make bench-quick            # CI: 1e5 sites, 2 s, 1 repetition, 4 connections
 
-Loads SIZE synthetic sites into the database named by BENCH_DATABASE_URL (default
-yizhan_bench on the local server) unless it already holds them, starts the production
-server on 127.0.0.1, replays seeded request sequences with wrk at several connection
-counts, prints a Markdown table and stops the server. Traffic goes to 127.0.0.1 only,
-bounded by DURATION seconds per run.
+1. Loads SIZE seeded synthetic sites (`yizhan seed --synthetic N`) into its own database
+   (BENCH_DATABASE_URL, default yizhan_bench for 1e6 and yizhan_bench_<size> otherwise),
+   once; later runs reuse it.
+2. Starts `yizhan serve` (production settings: gunicorn, 2 x cores + 1 sync workers) and
+   the peers, each in its own virtualenv under bench-out/: pygeoapi (gunicorn, sync
+   workers) and tipg (gunicorn with uvicorn workers), as many workers as Yizhan, on the
+   same database through a view of the listed sites.
+3. Replays the same seeded request sequences with wrk (bench/paths.lua) against one
+   server at a time, the others idle: the mix and each query kind alone for Yizhan, the
+   equivalent requests for the peers; the database floor is pgbench running Yizhan's own
+   nearby and bbox SQL (bench/floors.py); the framework floor is /healthz (no database).
+   Every measurement is repeated --reps times, and medians are reported; the baseline
+   (Yizhan, nearby with 2 amenities, 4 connections) runs again at the end to show drift.
+4. Measures SQL statements and SQL time per request in-process (bench/sqlcount.py), the
+   workers' RSS from /proc, optionally samples the workers with py-spy, and EXPLAIN
+   ANALYZEs the nearby and bbox SQL.
+5. Writes bench-out/results-<size>.json, the Markdown report bench-out/report-<size>.md
+   (to paste into docs/benchmarks.md) and a latency plot (default
+   docs/benchmarks/latency-<size>.png).
+
+Traffic goes to 127.0.0.1 only and every run is bounded by --duration. Exits 1 when a
+server answered errors or non-2xx statuses (a missed target is reported, not an error).
 """
 
 import argparse
+import json
 import os
 import platform
 import random
 import re
+import shlex
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 import psycopg2
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.synthetic import ABSENT_AMENITY, CITIES, RARE_AMENITIES  # noqa: E402
+from bench import floors, report, servers, sqlcount, workload  # noqa: E402
+from service.sites import queries  # noqa: E402
 
-COMMON = ("microwave", "wifi", "water_dispenser", "air_conditioning", "phone_charging", "toilet")
-
-
-def jitter(rng, lat, lon, spread):
-    return round(rng.gauss(lat, spread), 6), round(rng.gauss(lon, spread * 1.2), 6)
-
-
-def nearby_paths(rng, n):
-    paths = []
-    for _ in range(n):
-        _, lat, lon, _, spread = rng.choice(CITIES)
-        lat, lon = jitter(rng, lat, lon, spread)
-        params = {"lat": lat, "lon": lon, "open_now": "true", "limit": 20}
-        amenities = rng.sample(COMMON, rng.randint(0, 2))
-        if amenities:
-            params["amenities"] = ",".join(amenities)
-        paths.append("/v1/sites/nearby?" + urlencode(params))
-    return paths
+SEQUENCE_LENGTH = 5000
+BASELINE = ("yizhan", "nearby-2", 4)
+# What each server is asked (the peers: only what they have an equivalent for).
+PLAN = {
+    "yizhan": list(workload.KINDS),
+    "pgbench": ["nearby", "bbox"],
+    "pygeoapi": ["bbox", "site"],
+    "tipg": ["bbox", "site", "tiles"],
+}
 
 
-def rare_paths(rng, n):
-    paths = []
-    for _ in range(n):
-        _, lat, lon, _, spread = rng.choice(CITIES)
-        lat, lon = jitter(rng, lat, lon, spread)
-        amenity = rng.choice((*RARE_AMENITIES, ABSENT_AMENITY))
-        paths.append(
-            "/v1/sites/nearby?" + urlencode({"lat": lat, "lon": lon, "amenities": amenity})
-        )
-    return paths
+def size_label(size: int) -> str:
+    exp = len(str(size)) - 1
+    return f"1e{exp}" if size == 10**exp else str(size)
 
 
-def bbox_paths(rng, n, size=0.1):
-    paths = []
-    for _ in range(n):
-        _, lat, lon, _, spread = rng.choice(CITIES)
-        lat, lon = jitter(rng, lat, lon, spread)
-        bbox = (
-            f"{lon - size / 2:.5f},{lat - size / 2:.5f},{lon + size / 2:.5f},{lat + size / 2:.5f}"
-        )
-        paths.append("/v1/sites?" + urlencode({"bbox": bbox, "f": "geojson", "limit": 250}))
-    return paths
+def default_url(size: int) -> str:
+    name = "yizhan_bench" if size == 10**6 else f"yizhan_bench_{size_label(size)}"
+    return f"postgresql://postgres:postgres@127.0.0.1:5432/{name}"
 
 
 def ensure_data(url: str, size: int) -> int:
+    """The database at the latest migration with exactly `size` synthetic sites and fresh
+    materialised hours; returns the number of sites."""
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([sys.executable, str(ROOT / "scripts/ensure_db.py")], env=env, check=True)
     yizhan = str(Path(sys.executable).with_name("yizhan"))
@@ -101,97 +102,293 @@ def ensure_data(url: str, size: int) -> int:
         return cur.fetchone()[0]
 
 
-def wait_ready(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("server did not become ready")
+def sample_ids(url: str, seed: int, n: int = 2000) -> list[int]:
+    """n seeded ids of listed synthetic sites (drawn from the id range, kept if listed)."""
+    rng = random.Random(seed)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT min(s.id), max(s.id) FROM sites s JOIN orgs o ON o.id = s.org_id "
+            "WHERE o.code = 'synthetic'"
+        )
+        lo, hi = cur.fetchone()
+        cur.execute(
+            "SELECT id FROM sites WHERE id = ANY(%s) AND deleted_at IS NULL AND status <> 'closed'",
+            ([rng.randint(lo, hi) for _ in range(n)],),
+        )
+        listed = {r[0] for r in cur.fetchall()}
+    return sorted(listed)
 
 
-def wrk(port: int, paths_file: str, connections: int, duration: int) -> dict:
+def wrk(url: str, paths_file: Path, connections: int, duration: float) -> dict:
     out = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(connections, 2)}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(HERE / "paths.lua"),
-            f"http://127.0.0.1:{port}",
-            "--",
-            paths_file,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=duration + 30,
-    ).stdout
+        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+         "--latency",
+         "-s", str(HERE / "paths.lua"), url, "--", str(paths_file)],
+        capture_output=True, text=True, check=True, timeout=duration + 60,
+    ).stdout  # fmt: skip
     m = re.search(r"RESULT (.*)", out)
-    fields = dict(kv.split("=") for kv in m.group(1).split())
-    r = {k: int(v) for k, v in fields.items()}
+    r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def compare_responses(running: dict, seqs: dict, n: int = 20) -> dict:
+    """For the first n requests of each compared kind: status, body bytes, features and
+    the ids each server returned, to say where the servers' answers differ."""
+    out: dict = {}
+    for kind in ("bbox", "site", "tiles"):
+        rows = out.setdefault(kind, {})
+        for name, server in running.items():
+            render = workload.PATHS[name]
+            if kind not in PLAN[name]:
+                continue
+            samples = []
+            for req in seqs[kind][:n]:
+                status, body = fetch(server.url(render(req)))
+                sample = {"status": status, "bytes": len(body)}
+                if kind != "tiles" and status == 200:
+                    doc = json.loads(body)
+                    if kind == "bbox":
+                        feats = doc.get("features", [])
+                        sample["ids"] = [f.get("id") for f in feats]
+                        props = feats[0].get("properties", {}) if feats else {}
+                    else:
+                        sample["ids"] = [doc.get("id")]
+                        props = doc.get("properties", doc)
+                    sample["properties"] = sorted(props)
+                samples.append(sample)
+            rows[name] = samples
+    return out
+
+
+def profile(tools: Path, server: servers.Server, paths: Path, out: Path, seconds: int) -> dict:
+    """py-spy over all workers while wrk replays `paths` at 4 connections."""
+    raw = out / f"pyspy-{paths.stem}.txt"
+    spy = subprocess.Popen(
+        [str(tools / "bin/py-spy"), "record", "--subprocesses", "--format", "raw", "-r", "200",
+         "-d", str(seconds), "-p", str(server.proc.pid), "-o", str(raw)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(0.5)
+    wrk(server.url(""), paths, 4, seconds)
+    _, err = spy.communicate(timeout=seconds + 60)
+    if spy.returncode != 0 or not raw.exists():
+        return {"error": (err or "py-spy failed").strip()[-500:]}
+    return report.top_frames(raw.read_text())
+
+
+def explain(url: str, out: Path) -> dict[str, str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the nearby (2 amenities, open_now) and bbox SQL, at a
+    point in central Shanghai, the densest synthetic city."""
+    _, variables = floors.nearby_scripts(out)
+    _, bbox_vars = floors.bbox_script(out)
+    plans = {}
+    prepared = queries._nearby_statement(frozenset({"amenities_all", "open_at"}), False, False)
+    values = {**variables, "lat": "31.2304", "lon": "121.4737", "amenities_all": "{microwave,wifi}"}
+    params = [values[n] for n in prepared.names]
+    with psycopg2.connect(url, options=floors.PGOPTIONS) as conn, conn.cursor() as cur:
+        cur.execute(prepared.prepare_sql)
+        for _ in range(6):  # past the 5 custom plans, as a long-lived worker connection
+            cur.execute(prepared.execute_sql, params)
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + prepared.execute_sql, params)
+        plans["nearby (microwave, wifi, open_now) at central Shanghai"] = "\n".join(
+            r[0] for r in cur.fetchall()
+        )
+        stmt = queries._sites_statement(
+            frozenset(), frozenset({"limit", "west", "south", "east", "north"}), False, False
+        )
+        sql = str(stmt.compile(dialect=pg_psycopg2.dialect()))
+        box = {"west": 121.4237, "east": 121.5237, "south": 31.1804, "north": 31.2804}
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, {**bbox_vars, **box})
+        plans["bbox 0.1° at central Shanghai, limit 251"] = "\n".join(r[0] for r in cur.fetchall())
+    return plans
+
+
+def machine(url: str) -> dict:
+    mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    with psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres") as conn:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            pg = cur.fetchone()[0]
+            cur.execute("SHOW shared_buffers")
+            sb = cur.fetchone()[0]
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "mem_gib": round(int(mem) / 2**20),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": f"{pg} (shared_buffers {sb})",
+        "loadavg_at_start": " ".join(load),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=float, default=1e6)
-    ap.add_argument("--duration", type=int, default=15)
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    ap.add_argument("--warmup", type=float, default=2, help="seconds per warm-up run")
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--connections", default="2,4,8")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--port", type=int, default=8765, help="Yizhan's; peers use the next two")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    ap.add_argument("--name", help="names the results and report files; default: the size")
+    ap.add_argument("--plot", type=Path, help="default docs/benchmarks/latency-<name>.png")
+    ap.add_argument("--sql-requests", type=int, default=300)
+    ap.add_argument("--profile-seconds", type=int, default=5, help="py-spy; 0: no profile")
+    ap.add_argument("--no-peers", action="store_true")
     args = ap.parse_args()
-    url = os.environ.get(
-        "BENCH_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/yizhan_bench"
-    )
-    total = ensure_data(url, int(args.size))
-    rng = random.Random(args.seed)
-    kinds = {
-        "nearby (0-2 amenities, open_now)": nearby_paths(rng, 5000),
-        "nearby (rare or absent amenity)": rare_paths(rng, 5000),
-        "bbox 0.1° GeoJSON (limit 250)": bbox_paths(rng, 5000),
+    started = time.monotonic()
+    size = int(args.size)
+    label = args.name or size_label(size)
+    conns = [int(c) for c in args.connections.split(",")]
+    url = os.environ.get("BENCH_DATABASE_URL", default_url(size))
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    info = {
+        "machine": machine(url),
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "command": "bench/run.py " + shlex.join(sys.argv[1:]),
+        "size": size,
+        "label": label,
+        "size_label": size_label(size),
+        "duration": args.duration,
+        "reps": args.reps,
+        "connections": conns,
+        "workers": servers.WORKERS,
     }
-    # The load comes from one address: lift the anonymous quota, which would answer 429.
-    env = {**os.environ, "DATABASE_URL": url, "ANON_PER_MINUTE": "0"}
-    yizhan = str(Path(sys.executable).with_name("yizhan"))
-    server = subprocess.Popen(
-        [yizhan, "serve", "--bind", "127.0.0.1", "--port", str(args.port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    rows = []
+    timings: dict[str, float] = {}
+
+    t0 = time.monotonic()
+    info["sites"] = ensure_data(url, size)
+    servers.create_peer_view(url)
+    timings["data"] = time.monotonic() - t0
+    ids = sample_ids(url, args.seed)
+    seqs = {k: workload.sequence(k, SEQUENCE_LENGTH, args.seed, ids) for k in workload.KINDS}
+    paths_dir = out / "paths"
+    paths_dir.mkdir(exist_ok=True)
+    paths: dict[tuple[str, str], Path] = {}
+    for name in ("yizhan", "pygeoapi", "tipg"):
+        for kind in PLAN[name]:
+            f = paths_dir / f"{name}-{kind}.txt"
+            f.write_text("\n".join(workload.PATHS[name](r) for r in seqs[kind]) + "\n")
+            paths[name, kind] = f
+
+    t0 = time.monotonic()
+    info["sql"] = sqlcount.measure(url, seqs, args.sql_requests)
+    timings["sql"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    venvs = {"tools": HERE / "requirements.txt"}
+    if not args.no_peers:
+        venvs.update({p: HERE / f"requirements-{p}.txt" for p in ("pygeoapi", "tipg")})
+    with ThreadPoolExecutor(len(venvs)) as pool:  # pip mostly waits for the network
+        installing = {n: pool.submit(servers.ensure_venv, out, n, r) for n, r in venvs.items()}
+        venv = {n: f.result() for n, f in installing.items()}
+    tools = venv["tools"]
+    running: dict[str, servers.Server] = {"yizhan": servers.Yizhan(args.port, out, url)}
+    if not args.no_peers:
+        for i, (name, cls) in enumerate((("pygeoapi", servers.PyGeoAPI), ("tipg", servers.Tipg))):
+            running[name] = cls(args.port + 1 + i, out, url, venv[name])
+    timings["install"] = time.monotonic() - t0
+    results: list[dict] = []
+    failures: list[str] = []
+
+    def measure(name: str, kind: str, c: int, duration: float, rep) -> dict:
+        if name == "pgbench":
+            r = floors.run(kind, url, out / "pgbench", c, duration)
+        else:
+            r = wrk(running[name].url(""), paths[name, kind], c, duration)
+        if rep is not None:
+            r.update(server=name, kind=kind, conns=c, rep=rep)
+            results.append(r)
+            if r["errors"] or r["non2xx"]:
+                failures.append(f"{name} {kind} c={c}: {r['errors']} errors, {r['non2xx']} non-2xx")
+            print(
+                f"{name:9} {kind:12} c={c} rep={rep}: {r['rps']:7.0f} req/s "
+                f"p50 {r['p50_us'] / 1000:6.1f} p99 {r['p99_us'] / 1000:6.1f} ms",
+                file=sys.stderr, flush=True,
+            )  # fmt: skip
+        return r
+
+    t0 = time.monotonic()
     try:
-        wait_ready(args.port)
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, paths in kinds.items():
-                f = Path(tmp) / "paths.txt"
-                f.write_text("\n".join(paths) + "\n")
-                wrk(args.port, str(f), 2, 3)  # warm-up
-                for c in (int(x) for x in args.connections.split(",")):
-                    r = wrk(args.port, str(f), c, args.duration)
-                    rows.append((name, c, r))
+        for server in running.values():
+            server.launch()
+        for server in running.values():
+            server.wait_ready()
+        timings["start"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        info["responses"] = compare_responses(running, seqs)
+        order = [n for n in PLAN if n == "pgbench" or n in running]
+        for name in order:  # warm-up: connections, prepared statements, OS cache
+            for kind in PLAN[name]:
+                measure(name, kind, 2, args.warmup, None)
+        baseline = measure(*BASELINE, args.duration, "baseline-start")
+        for rep in range(1, args.reps + 1):
+            for name in order:
+                for kind in PLAN[name]:
+                    for c in conns:
+                        measure(name, kind, c, args.duration, rep)
+        baseline = measure(*BASELINE, args.duration, "baseline-end")
+        del baseline
+        timings["load"] = time.monotonic() - t0
+        info["rss_mb"] = {name: s.worker_rss_mb() for name, s in running.items()}
+        if args.profile_seconds:
+            t0 = time.monotonic()
+            info["profile"] = {
+                kind: profile(tools, running["yizhan"], paths["yizhan", kind], out,
+                              args.profile_seconds)
+                for kind in ("nearby-2", "bbox")
+            }  # fmt: skip
+            timings["profile"] = time.monotonic() - t0
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    print(
-        f"\n{total:,} sites; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
-        f"{os.cpu_count()} cores; {platform.platform()}; {args.duration} s per run\n"
+        for server in running.values():
+            server.stop()
+    info["explain"] = explain(url, out / "pgbench")
+    info["results"] = results
+    info["failures"] = failures
+    timings["total"] = time.monotonic() - started
+    info["timings"] = timings
+    results_file = out / f"results-{label}.json"
+    results_file.write_text(json.dumps(info, indent=1, default=str))
+    others = {
+        p.stem.removeprefix("results-"): json.loads(p.read_text())
+        for p in out.glob("results-*.json")
+        if p != results_file
+    }
+    plot = args.plot or ROOT / "docs/benchmarks" / f"latency-{label}.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [str(tools / "bin/python"), str(HERE / "plot.py"), str(results_file), str(plot)],
+        check=True,
     )
-    print("| query | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, c, r in rows:
-        print(
-            f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us'] / 1000:.1f} | "
-            f"{r['p90_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} | {r['max_us'] / 1000:.1f} | "
-            f"{r['errors']} | {r['non2xx']} |"
-        )
+    md = report.markdown(info, others, plot)
+    report_file = out / f"report-{label}.md"
+    report_file.write_text(md)
+    print(md)
+    print(
+        f"\nreport: {report_file}\nplot: {plot}\nwall time {timings['total']:.0f} s "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total"),
+        file=sys.stderr,
+    )
+    if failures:
+        print("FAILED:\n" + "\n".join(failures), file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
