@@ -5,7 +5,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.fields import PLAIN_NUMBER, to_utc
+from service.fields import LAT_TEXT, LON_TEXT, PLAIN_NUMBER, to_utc
 from service.sites.schemas import Bbox, FilterArgs, StrictQuery
 
 DEFAULT_LIMIT = 10
@@ -24,6 +24,19 @@ NEAREST_NOTE = (
 _DATE_TIME = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
+
+
+# The documented shapes of bbox, nearest and datetime (the fields parse them by hand).
+_HEIGHT = r"-?[0-9]{1,5}(\.[0-9]{1,3})?"
+BBOX_PATTERN = (
+    f"^{LON_TEXT},{LAT_TEXT},{LON_TEXT},{LAT_TEXT}$"
+    f"|^{LON_TEXT},{LAT_TEXT},{_HEIGHT},{LON_TEXT},{LAT_TEXT},{_HEIGHT}$"
+)
+_DOC_INSTANT = (
+    r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5]):[0-5][0-9])"
+)
+DATETIME_PATTERN = f"^{_DOC_INSTANT}$|^({_DOC_INSTANT}|\\.\\.)?/({_DOC_INSTANT}|\\.\\.)?$"
 
 
 class OgcBbox(Bbox):
@@ -91,8 +104,10 @@ class ItemsArgs(FilterArgs):
     bbox = OgcBbox(
         metadata={
             "description": "minLon,minLat,maxLon,maxLat in CRS84; 6 numbers with heights "
-            "are accepted (heights are ignored). minLon > maxLon crosses the antimeridian.",
+            "are accepted (heights are ignored). minLon > maxLon crosses the antimeridian; "
+            "minLat <= maxLat.",
             "type": "string",
+            "pattern": BBOX_PATTERN,
         }
     )
     limit = fields.Integer(
@@ -108,15 +123,22 @@ class ItemsArgs(FilterArgs):
     datetime = Interval(
         metadata={
             "description": "Applies to `updated_at`: an RFC 3339 instant, or an interval "
-            "start/end where `..` (or nothing) leaves an end open.",
+            "start/end where `..` (or nothing) leaves an end open; start <= end.",
             "type": "string",
+            "pattern": DATETIME_PATTERN,
         }
     )
     cursor = fields.String(
         validate=validate.Length(max=500),
         metadata={"description": "Opaque position from a `next` link."},
     )
-    nearest = NearestPoint(metadata={"description": NEAREST_NOTE, "type": "string"})
+    nearest = NearestPoint(
+        metadata={
+            "description": NEAREST_NOTE,
+            "type": "string",
+            "pattern": f"^{LON_TEXT},{LAT_TEXT}$",
+        }
+    )
     radius = fields.Float(
         allow_nan=False,
         validate=validate.Range(1, 50000),

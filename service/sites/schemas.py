@@ -14,6 +14,8 @@ from marshmallow import (
 
 from service import hours, vocabulary
 from service.fields import (
+    LAT_TEXT,
+    LON_TEXT,
     PLAIN_NUMBER,
     Coordinate,
     Instant,
@@ -113,7 +115,13 @@ class Bbox(fields.Field):
 
 
 class SitesArgs(FilterArgs):
-    bbox = Bbox(metadata={"description": "west,south,east,north (degrees, in `crs`)."})
+    bbox = Bbox(
+        metadata={
+            "description": "west,south,east,north (degrees, in `crs`); south <= north.",
+            "type": "string",
+            "pattern": f"^{LON_TEXT},{LAT_TEXT},{LON_TEXT},{LAT_TEXT}$",
+        }
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     cursor = fields.String(validate=validate.Length(max=500))
     updated_since = Instant()
@@ -166,6 +174,14 @@ class SiteSchema(Schema):
     version = fields.Integer(required=True)
 
 
+class SiteDetailSchema(SiteSchema):
+    """One site by id: admins of its subtree also see its open rider reports."""
+
+    open_reports = fields.Integer(
+        metadata={"description": "Open rider reports; only for admins of the site's subtree."}
+    )
+
+
 class OpenState(Schema):
     is_open = fields.Boolean(allow_none=True, metadata={"description": "null: hours unknown"})
     next_change = fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -183,6 +199,45 @@ class NearbyPage(Schema):
 
 class SitePage(Schema):
     items = fields.List(fields.Nested(SiteSchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class SiteProperties(SiteSchema):
+    """A Site as GeoJSON feature properties: its location is the feature's geometry."""
+
+    class Meta:
+        exclude = ("location",)
+
+
+class PointGeometry(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(["Point"]))
+    coordinates = fields.List(
+        fields.Float(),
+        required=True,
+        validate=validate.Length(2, 2),
+        metadata={"description": "[lon, lat]"},
+    )
+
+
+class SiteFeature(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(["Feature"]))
+    id = fields.Integer(required=True)
+    geometry = fields.Nested(PointGeometry, required=True)
+    properties = fields.Nested(SiteProperties, required=True)
+
+
+class GeoLink(Schema):
+    rel = fields.String(required=True)
+    href = fields.String(required=True)
+    type = fields.String(required=True)
+
+
+class SiteFeatureCollection(Schema):
+    """GET /v1/sites as GeoJSON (f=geojson or Accept: application/geo+json)."""
+
+    type = fields.String(required=True, validate=validate.OneOf(["FeatureCollection"]))
+    features = fields.List(fields.Nested(SiteFeature), required=True)
+    links = fields.List(fields.Nested(GeoLink), required=True)
     next = fields.String(allow_none=True, required=True)
 
 
@@ -249,7 +304,10 @@ class SiteWriteSchema(Schema):
     address = Text(allow_none=True, validate=validate.Length(max=500))
     location = fields.Nested(LocationIn, required=True)
     amenities = fields.List(
-        Text(validate=validate.Length(1, 40)),
+        Text(
+            validate=validate.Length(1, 40),
+            metadata={"enum": sorted(vocabulary.codes()), "description": "GET /v1/amenities"},
+        ),
         validate=[validate.Length(max=60), _valid_amenities],
     )
     opening_hours = Text(allow_none=True, validate=[validate.Length(1, 1000), _valid_hours])
