@@ -281,6 +281,11 @@ class Tipg(Server):
             "TIPG_DB_MAX_CONN_SIZE": "4",
             "TIPG_TILE_BUFFER": "64",  # Yizhan's buffer (tipg's default is 256)
             "TIPG_DEBUG": "false",
+            # Each worker builds its catalog at startup; with extents it scans the whole view
+            # (over 5 s at 1e6 sites: the statement timeout killed it, and gunicorn's 30 s boot
+            # timeout looped). The extents only fill the collection's metadata.
+            "TIPG_DB_SPATIAL_EXTENT": "false",
+            "TIPG_DB_DATETIME_EXTENT": "false",
         }
         cmd = [
             str(self.venv / "bin/gunicorn"), "tipg.main:app",
