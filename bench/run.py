@@ -316,7 +316,9 @@ def main() -> None:
         if rep is not None:
             r.update(server=name, kind=kind, conns=c, rep=rep)
             results.append(r)
-            if r["errors"] or r["non2xx"]:
+            # Yizhan's (and the floor's) errors fail the run; a peer's are in its report row
+            # (pygeoapi's ~1 s bbox answers at 8 connections can pass wrk's 2 s timeout).
+            if (r["errors"] or r["non2xx"]) and name in ("yizhan", "pgbench"):
                 failures.append(f"{name} {kind} c={c}: {r['errors']} errors, {r['non2xx']} non-2xx")
             print(
                 f"{name:9} {kind:12} c={c} rep={rep}: {r['rps']:7.0f} req/s "
