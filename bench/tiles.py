@@ -11,7 +11,6 @@ once for low zooms with it on. Prints a Markdown table of median and max millise
 """
 
 import argparse
-import math
 import os
 import platform
 import statistics
@@ -24,6 +23,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.workload import tile_of  # noqa: E402
 from schema import migrate  # noqa: E402
 from service import create_app  # noqa: E402
 
@@ -39,14 +39,6 @@ VARIANTS = {
     "kind=home": {"kind": "home"},
     "open_now": {"open_now": "true"},
 }
-
-
-def tile_of(lat: float, lon: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    phi = math.radians(lat)
-    x = (lon + 180) / 360 * n
-    y = (1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * n
-    return int(x), int(y)
 
 
 def sites_in_tile(cur, z: int, x: int, y: int) -> int:

@@ -78,6 +78,20 @@ def throwaway_database(prefix: str, load):
         admin.close()
 
 
+@contextmanager
+def sites_locked(database_url):
+    """`sites` locked by another committed-data connection until the block ends: every
+    statement that touches it waits (and runs into its statement timeout)."""
+    holder = psycopg2.connect(database_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 @pytest.fixture(scope="session")
 def database_url():
     def demo(conn):

@@ -16,17 +16,16 @@ import socket
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg2
 import pytest
 import requests
 import sqlalchemy as sa
 
 from service import identity, partners
 from service.extensions import make_engine
+from tests.conftest import sites_locked
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM = "application/problem+json"
@@ -336,18 +335,6 @@ def test_a_body_without_content_length_is_still_limited(live):
     )
     assert response.status_code == 413
     assert response.headers["Content-Type"] == PROBLEM
-
-
-@contextmanager
-def sites_locked(database_url):
-    holder = psycopg2.connect(database_url)
-    try:
-        with holder.cursor() as cur:
-            cur.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
-        yield
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def test_a_timed_out_statement_is_a_503_and_the_worker_survives(live, database_url):

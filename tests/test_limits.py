@@ -25,6 +25,7 @@ from service import create_app, identity, serving
 from service.cli import main
 from service.config import Config, TestConfig
 from service.extensions import connections_per_engine, make_engine
+from tests.conftest import sites_locked
 
 PROBLEM = "application/problem+json"
 DINGHAI = {"lat": 30.0176, "lon": 122.1069}
@@ -327,18 +328,6 @@ def slow_app(database_url):
             conn.execute(sa.text("DELETE FROM api_tokens WHERE id = :t"), {"t": token_id})
             conn.execute(sa.text("DELETE FROM users WHERE id = :u"), {"u": user_id})
         engine.dispose()
-
-
-@contextmanager
-def sites_locked(database_url):
-    holder = psycopg2.connect(database_url)
-    try:
-        with holder.cursor() as cur:
-            cur.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
-        yield
-    finally:
-        holder.rollback()
-        holder.close()
 
 
 def tile_of(lat: float, lon: float, z: int) -> str:
