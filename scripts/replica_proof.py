@@ -51,6 +51,7 @@ BIN = Path(sys.executable).parent
 # A point in Dinghai, Zhoushan, where the demo data has stations nearby.
 SITE_LAT, SITE_LON = 30.0125, 122.1102
 PUBLIC_READS = 120  # requests in the counter proof
+MIN_STANDBY = PUBLIC_READS * 3 // 4  # transactions they must cause on the standby, at least
 
 
 class Failed(Exception):
@@ -410,11 +411,14 @@ def prove_public_reads_counted(apps, primary, standby, deadline, report) -> None
             status = (a, b)[i % 2]("GET", paths[i % len(paths)])[0]
             if status not in (200, 204):
                 bad.append(status)
-        # Backends report to pg_stat_database when they go idle, within about a second.
+        # Backends report to pg_stat_database when they go idle, within about a second. A
+        # read is one autocommit statement (a transaction) on the standby, or none when a
+        # per-process cache answers it (amenity statistics, the hours horizon).
         waited = time.monotonic()
         while True:
             after = counters(p), counters(s)
-            if after[1][0] - before[1][0] >= PUBLIC_READS or time.monotonic() - waited > 5:
+            elapsed = time.monotonic() - waited
+            if (after[1][0] - before[1][0] >= MIN_STANDBY and elapsed > 1.5) or elapsed > 5:
                 break
             deadline.left()
             time.sleep(0.2)
@@ -432,7 +436,7 @@ def prove_public_reads_counted(apps, primary, standby, deadline, report) -> None
     }
     report.check(
         "(a) public reads run on the standby (pg_stat_database)",
-        not bad and ds[0] >= PUBLIC_READS and dp[0] < PUBLIC_READS // 4,
+        not bad and ds[0] >= MIN_STANDBY and dp[0] < PUBLIC_READS // 4,
         f"{PUBLIC_READS} reads alternating over both instances: standby +{ds[0]} transactions, "
         f"+{ds[1]} tuples read; primary +{dp[0]} transactions, +{dp[1]} tuples; "
         f"non-2xx: {bad or 'none'}",

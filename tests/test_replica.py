@@ -163,7 +163,8 @@ def test_real_streaming_replica_proof(tmp_path):
     ):
         assert expected in names
     reads = report["measurements"]["public_reads"]
-    assert reads["standby_transactions"] >= reads["requests"]
+    # One autocommit statement per read, none when a per-process cache answers it.
+    assert reads["standby_transactions"] >= reads["requests"] * 3 // 4
     assert reads["primary_transactions"] < reads["requests"] // 4
     assert set(report["measurements"]["resume_to_visible_ms"]) == {"app1", "app2"}
     lag = report["measurements"]["write_to_public_read_ms"]
