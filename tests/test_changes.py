@@ -151,6 +151,39 @@ def test_no_change_is_skipped_when_commits_happen_out_of_order(app, committed):
     assert {i["id"] for i in page["items"]} == {first, second}
 
 
+def test_two_open_writers_hold_the_feed_until_both_end(app, committed):
+    """With two writers open, the newer one's xid lies above pg_snapshot_xmax (the latest
+    completed xid + 1). Widened as if from the previous epoch it once made the boundary
+    negative, which as xid8 wraps to the top: the feed served a later commit and moved its
+    cursor past both open writers, whose changes were then skipped for good."""
+    client = app.test_client()
+    engine = db_engine(app)
+    cursor = feed(client, limit=1)["next_cursor"]
+    with engine.connect() as c1, engine.connect() as c2, engine.connect() as c3:
+        t1 = c1.begin()
+        first = committed(c1, "甲开着")  # xid A
+        t3 = c3.begin()
+        third = committed(c3, "丙先提交")  # xid C > A
+        # Not from the app's pool (the test config allows 4 connections; the feed needs one).
+        args = engine.url.translate_connect_args(username="user", database="dbname")
+        c4 = psycopg2.connect(**args)
+        try:
+            with c4.cursor() as cur:
+                cur.execute("SELECT pg_current_xact_id()")  # xid D = C + 1, stays open
+            t2 = c2.begin()
+            second = committed(c2, "乙也开着")  # xid B > D
+            t3.commit()  # the cap is now C + 1: B lies above it
+            seen = feed(client, since=cursor)
+        finally:
+            c4.rollback()
+            c4.close()
+        assert seen["items"] == []  # held back by the open writers A and B
+        t2.commit()
+        t1.commit()
+    page = feed_until(client, seen["next_cursor"], 3)
+    assert {i["id"] for i in page["items"]} == {first, second, third}
+
+
 def test_a_transaction_in_another_database_does_not_hold_the_feed(app, committed):
     """Only a transaction holding an xid in this database can still add a change here.
 

@@ -21,8 +21,10 @@ from service.models import Org, Site
 from service.sites.queries import SITE_COLUMNS
 
 # The statement's snapshot (taken when it starts) gives the cap before pg_stat_activity
-# is read (while it runs). backend_xid and pg_prepared_xacts hold 32-bit xids: widen each
-# to xid8 with the cap's epoch (a running xid lies within 2^31 below the cap).
+# is read (while it runs). The cap is pg_snapshot_xmax: the latest completed xid + 1, so a
+# running xid may lie above it (then `least` keeps the cap). backend_xid and
+# pg_prepared_xacts hold 32-bit xids: each is widened to xid8 by its signed 32-bit
+# distance from the cap (a running xid is within 2^31 of it either way).
 _BOUNDARY = sa.text(
     """
     WITH cap AS (
@@ -36,8 +38,7 @@ _BOUNDARY = sa.text(
     )
     SELECT least(
         cap.x,
-        min((cap.x >> 32 << 32) + r.xid - CASE WHEN r.xid > cap.x % 4294967296
-                                                THEN 4294967296 ELSE 0 END)
+        min(cap.x + (r.xid - cap.x % 4294967296 + 6442450944) % 4294967296 - 2147483648)
     )::text
     FROM cap LEFT JOIN running r ON true
     GROUP BY cap.x
@@ -46,8 +47,18 @@ _BOUNDARY = sa.text(
 
 
 def boundary(conn: sa.Connection) -> int:
-    """The xid below which every transaction that could write to this database has ended."""
-    return int(conn.scalar(_BOUNDARY))
+    """The xid below which every transaction that could write to this database has ended.
+
+    PostgreSQL reads pg_stat_activity once per transaction and keeps that copy: it is
+    cleared first, so the list is always read after the cap, even when this is not the
+    transaction's first look at it. The page is then read by a later statement, with a
+    newer snapshot (READ COMMITTED, PostgreSQL's default, which the feed relies on).
+    """
+    conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    xid = int(conn.scalar(_BOUNDARY))
+    if xid <= 0:  # never: a wrapped boundary would let the feed skip changes
+        raise RuntimeError(f"change feed boundary out of range: {xid}")
+    return xid
 
 
 def changes_after(conn: sa.Connection, xid: int, seq: int, limit: int) -> list[sa.Row]:

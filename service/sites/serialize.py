@@ -25,7 +25,10 @@ def rfc3339(t: datetime | None, tz: str) -> str | None:
     the time."""
     if t is None:
         return None
-    return orjson.dumps(t.astimezone(zone(tz)), option=orjson.OPT_OMIT_MICROSECONDS)[1:-1].decode()
+    local = t.astimezone(zone(tz))
+    if local.utcoffset().seconds % 60:  # local mean time before ~1900 (+08:05:43): orjson
+        return local.isoformat(timespec="seconds")  # would round the offset to the minute
+    return orjson.dumps(local, option=orjson.OPT_OMIT_MICROSECONDS)[1:-1].decode()
 
 
 def location(lat: float, lon: float, crs: str) -> dict[str, float]:
