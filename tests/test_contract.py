@@ -27,6 +27,7 @@ from service.config import TestConfig
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))
 STATEFUL = os.environ.get("CONTRACT_STATEFUL") == "1"
+STATEFUL_EXAMPLES = int(os.environ.get("CONTRACT_STATEFUL_EXAMPLES", "200"))  # scenarios
 SEED = 20261130
 
 
@@ -196,10 +197,20 @@ def teardown_module():
 
 if STATEFUL:
 
-    def test_contract_stateful(app, admin):
+    def test_contract_stateful(app, conn, admin):
         """Sequences of calls along the OpenAPI links, with every check on each response."""
 
         class Machine(schema.as_state_machine()):
+            def setup(self):
+                # Each scenario starts from the same data and quotas, so that Hypothesis can
+                # replay (and shrink) a failing one: writes go to a savepoint rolled back after.
+                app.extensions.pop("yizhan.limits", None)
+                self.savepoint = conn.begin_nested()
+
+            def teardown(self):
+                self.savepoint.rollback()
+                super().teardown()
+
             def get_call_kwargs(self, case):
                 return {"app": app, "headers": admin}
 
@@ -213,7 +224,7 @@ if STATEFUL:
 
         Machine.run(
             settings=settings(
-                max_examples=EXAMPLES,
+                max_examples=STATEFUL_EXAMPLES,
                 derandomize=True,
                 database=None,
                 deadline=None,
