@@ -250,8 +250,9 @@ def _sql(info) -> list[str]:
         )
     out += [
         "",
-        "Each round trip to PostgreSQL is counted: the statements, the pool's pre-ping on "
-        "checkout (`pool_pre_ping`) and the rollback that resets a connection on its return.",
+        "Each round trip to PostgreSQL is counted: the statements, the pool's ping of a "
+        "connection idle over 10 s before use, and the rollback that resets a connection on "
+        "its return (a no-op without a round trip when the read ran in autocommit).",
     ]
     return [*out, ""]
 

@@ -2,7 +2,7 @@
 
 The Flask app runs in this process (Flask's test client: no HTTP server); SQLAlchemy's
 before/after_cursor_execute events time every statement its engines send, and the pool's
-pre-ping (a round trip on each connection checkout, which bypasses those events) is
+ping (of a connection idle over 10 s, before use; it bypasses those events) is
 counted too, and so is the rollback that resets a connection returned to the pool. No
 pg_stat_statements: the shared server cannot be restarted to load it.
 """

@@ -1,5 +1,6 @@
 """Unbound extensions: the database handle and the flask-smorest Api."""
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -93,7 +94,7 @@ def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) 
         },
     )
     sa.event.listen(engine.pool, "checkin", _note_checkin)
-    sa.event.listen(engine.pool, "checkout", _ping_if_idle)
+    sa.event.listen(engine.pool, "checkout", functools.partial(_ping_if_idle, engine.dialect))
     return engine
 
 
@@ -102,14 +103,13 @@ def _note_checkin(dbapi_connection, record) -> None:
         record.info["yizhan.idle_since"] = time.monotonic()
 
 
-def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+def _ping_if_idle(dialect, dbapi_connection, record, proxy) -> None:
     idle_since = record.info.get("yizhan.idle_since")
     if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
         return
     try:
-        with dbapi_connection.cursor() as cur:
-            cur.execute("SELECT 1")
-        dbapi_connection.rollback()
+        dialect.do_ping(dbapi_connection)  # SQLAlchemy's own ping (SELECT 1)
+        dialect.do_rollback(dbapi_connection)  # end the transaction the ping opened
     except Exception as exc:
         # The pool discards this connection and checks out (or opens) another.
         raise sa.exc.DisconnectionError() from exc
