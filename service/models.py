@@ -119,6 +119,12 @@ class Site(Base):
             "|| coalesce(address, '')))"
         ),
     )
+    # Amenities and open-hours pattern as integers, so the nearby index can test
+    # them (schema/versions/0006_filter_keys.py).
+    filter_keys: Mapped[list[int]] = mapped_column(
+        ARRAY(sa.Integer),
+        sa.Computed("site_filter_keys(amenities, status, hours_pattern_id)"),
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)

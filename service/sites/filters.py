@@ -93,6 +93,27 @@ def open_at_condition(t) -> sa.ColumnElement[bool]:
     return sa.and_(Site.status == "active", _in_array(Site.hours_pattern_id, open_patterns))
 
 
+def key_conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
+    """The amenity and open filters again, as tests on `filter_keys` that the nearby index
+    evaluates. (A kind is no key: it rarely narrows much, and a key for it made the planner
+    prefer this index over a rare text match's.)
+
+    They prefilter: a site they keep may still fail `conditions`, which stay in the query
+    and decide (schema/versions/0006_filter_keys.py defines the keys)."""
+    keys = Site.filter_keys
+    conds: list[sa.ColumnElement[bool]] = []
+    if "amenities_all" in shape:
+        conds.append(keys.op("@>")(sa.func.amenity_keys(_P("amenities_all", type_=TEXTS))))
+    if "amenities_any" in shape:
+        conds.append(keys.op("&&")(sa.func.amenity_keys(_P("amenities_any", type_=TEXTS))))
+    if "open_at" in shape:
+        open_keys = sa.select(sa.func.array_agg(-HoursPatternInterval.pattern_id)).where(
+            HoursPatternInterval.during.contains(_P("open_at", type_=TSTZ))
+        )
+        conds.append(keys.op("&&")(sa.cast(open_keys.scalar_subquery(), ARRAY(sa.Integer))))
+    return conds
+
+
 def conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
     conds: list[sa.ColumnElement[bool]] = [LISTED]
     if "kinds" in shape:
