@@ -51,17 +51,18 @@ def geog_point(lat, lon) -> sa.ColumnElement:
 
 
 def open_state_columns(t):
-    """The first materialised open interval of the site's pattern not yet over at `t`."""
+    """The first materialised open interval of the site's pattern not yet over at `t`.
+
+    A pattern's intervals never overlap, so it is the one ending first after `t` (an end
+    past the horizon is unbounded: infinity): one probe of the (pattern_id, end) index of
+    schema/versions/0007_open_state_index.py.
+    """
+    hi = sa.func.upper(HoursPatternInterval.during)
+    end = sa.func.coalesce(hi, sa.literal_column("'infinity'"))
     return (
-        sa.select(
-            sa.func.lower(HoursPatternInterval.during).label("lo"),
-            sa.func.upper(HoursPatternInterval.during).label("hi"),
-        )
-        .where(
-            HoursPatternInterval.pattern_id == Site.hours_pattern_id,
-            HoursPatternInterval.during.overlaps(sa.func.tstzrange(t, None)),
-        )
-        .order_by(HoursPatternInterval.during)
+        sa.select(sa.func.lower(HoursPatternInterval.during).label("lo"), hi.label("hi"))
+        .where(HoursPatternInterval.pattern_id == Site.hours_pattern_id, end > t)
+        .order_by(end)
         .limit(1)
         .lateral("upcoming")
     )
@@ -242,12 +243,22 @@ def _sites_statement(
         conds.append(Site.updated_at <= _P("updated_until", type_=TSTZ))
     if "after_id" in extras:
         conds.append(Site.id > _P("after_id", type_=sa.BigInteger))
-    return (
-        sa.select(*SITE_COLUMNS)
-        .join(Org, Org.id == Site.org_id)
+    # The page's ids first, then their columns: joined before the limit, every site in a
+    # dense 0.1-degree box (~4,000 at 1e6 sites) was joined to its org and sorted in full
+    # width to keep 251 (25.7 ms against 11.6 ms in two steps).
+    page = (
+        sa.select(Site.id)
         .where(*conds)
         .order_by(Site.id + 0 if selective else Site.id)
         .limit(_P("limit", type_=sa.Integer))
+        .subquery("page")
+    )
+    return (
+        sa.select(*SITE_COLUMNS)
+        .select_from(page)
+        .join(Site, Site.id == page.c.id)
+        .join(Org, Org.id == Site.org_id)
+        .order_by(Site.id)
     )
 
 
