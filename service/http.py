@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import flask
 import flask_smorest
+import marshmallow as ma
 import orjson
 from flask import Response, current_app, request
 from flask_smorest import abort
@@ -70,6 +71,17 @@ class StrictParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+    _schemas: dict[type, ma.Schema] = {}  # one per schema class, shared by the process
+
+    def _get_schema(self, argmap, req):
+        """One instance per schema class, not a new one per request: building a schema copies
+        its fields (~0.3 ms, a tenth of a nearby request); loading does not change it."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req):
         try:
