@@ -264,9 +264,15 @@ def _sites_statement(
 
 def site_by_id(conn: sa.Connection, site_id: int) -> sa.Row | None:
     """One site, closed ones included; deleted ones are gone."""
-    stmt = (
+    return conn.execute(_site_statement(), {"site_id": site_id}).first()
+
+
+@lru_cache(maxsize=1)
+def _site_statement() -> sa.Select:
+    # Built once: a new statement object per request cost ~0.9 ms (construction, and
+    # SQLAlchemy matching its columns to the cached compilation), twice the SQL's time.
+    return (
         sa.select(*SITE_COLUMNS)
         .join(Org, Org.id == Site.org_id)
-        .where(Site.id == site_id, Site.deleted_at.is_(None))
+        .where(Site.id == _P("site_id", type_=sa.BigInteger), Site.deleted_at.is_(None))
     )
-    return conn.execute(stmt).first()
