@@ -33,6 +33,15 @@ class Ltree(sa.types.UserDefinedType):
             return self.op("<@", return_type=sa.Boolean)(other)
 
 
+class PgPoint(sa.types.UserDefinedType):
+    """PostgreSQL's own `point` (not PostGIS): its GiST index keeps exact points."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "POINT"
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: sa.DateTime(timezone=True), str: sa.Text}
 
@@ -98,6 +107,8 @@ class Site(Base):
     geog = mapped_column(
         Geography("POINT", srid=4326, spatial_index=False), sa.Computed("geom::geography")
     )
+    # The same point for box lists answered from an index alone (0008_list_points.py).
+    pt = mapped_column(PgPoint(), sa.Computed("point(ST_X(geom), ST_Y(geom))"), deferred=True)
     amenities: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), default=list)
     opening_hours: Mapped[str | None]
     timezone: Mapped[str] = mapped_column(default="Asia/Shanghai")

@@ -113,7 +113,7 @@ def test_nearby_uses_an_index(big_app, search, index):
 @pytest.mark.parametrize(
     "url, index",
     [
-        ("/v1/sites?bbox=121.4,31.2,121.5,31.3&limit=250", "sites_"),
+        ("/v1/sites?bbox=121.4,31.2,121.5,31.3&limit=250", "sites_pt_gist"),
         ("/v1/sites?bbox=100,20,125,45&amenities=cinema", "sites_amenities_gin"),
         ("/v1/sites?q=东门", "sites_search_grams"),
     ],
@@ -126,6 +126,58 @@ def test_list_queries_use_an_index(big_app, url, index):
     with big_app.extensions["yizhan.db"]["primary"].connect() as conn:
         plan = plan_of(conn, *selects[-1])
     assert_indexed(plan, index)
+
+
+BOXES = {
+    "street": (121.4, 31.2, 121.5, 31.3),  # ~0.3% of all sites
+    "city": (120.97, 30.73, 121.97, 31.73),  # ~10%
+    "antimeridian": (179.5, -20.0, -179.5, -15.0),
+    "empty": (60.0, -60.0, 61.0, -59.0),
+}
+
+
+@pytest.mark.parametrize(
+    "box, runs",
+    [
+        # A small share: the page's ids from the point index alone, no site row read.
+        ("street", "Index Only Scan using sites_pt_gist"),
+        ("antimeridian", "Bitmap Index Scan on sites_pt_gist"),  # two boxes: a BitmapOr
+        # A city: walking ids in order meets 250 sites in the box long before the index
+        # would have listed all ~10,000 of them.
+        ("city", "Index Scan using sites_listed_id"),
+    ],
+)
+def test_box_lists_run_the_branch_that_fits(big_app, box, runs):
+    w, s, e, n = BOXES[box]
+    statements = capture(big_app, f"/v1/sites?bbox={w},{s},{e},{n}&limit=250")
+    (select,) = [st for st in statements if "FROM sites" in st[0] and "LIMIT" in st[0]]
+    with big_app.extensions["yizhan.db"]["primary"].connect() as conn:
+        plan = "\n".join(
+            r[0] for r in conn.exec_driver_sql("EXPLAIN (ANALYZE) " + select[0], select[1])
+        )
+    ran = [line for line in plan.splitlines() if runs in line]
+    assert ran and "never executed" not in ran[0], plan
+    if "Index Only" in runs:
+        assert "Heap Fetches: 0" in plan, plan
+    assert not re.search(r"Seq Scan on sites\b", plan), plan
+
+
+@pytest.mark.parametrize("box", sorted(BOXES))
+def test_box_lists_equal_a_plain_coordinate_test(big_app, box):
+    w, s, e, n = BOXES[box]
+    r = big_app.test_client().get(f"/v1/sites?bbox={w},{s},{e},{n}&limit=250")
+    assert r.status_code == 200, r.json
+    in_lon = "(ST_X(geom) >= :w OR ST_X(geom) <= :e)" if w > e else "ST_X(geom) BETWEEN :w AND :e"
+    with big_app.extensions["yizhan.db"]["primary"].connect() as conn:
+        expected = conn.scalars(
+            sa.text(
+                "SELECT id FROM sites WHERE deleted_at IS NULL AND status <> 'closed' "
+                f"AND {in_lon} AND ST_Y(geom) BETWEEN :s AND :n ORDER BY id LIMIT 250"
+            ),
+            {"w": w, "s": s, "e": e, "n": n},
+        ).all()
+    assert [item["id"] for item in r.json["items"]] == expected
+    assert (len(expected) == 250) == (box in ("street", "city"))
 
 
 def capture(app, url: str) -> list[tuple[str, tuple | dict]]:
