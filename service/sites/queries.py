@@ -180,11 +180,6 @@ def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> 
     )
 
 
-# Boxes holding at most this share of all sites are listed from the point index; larger
-# ones by walking ids in order (schema/versions/0008_list_points.py).
-DENSE_BOX_SHARE = 0.01
-
-
 def _in_points(boxes) -> sa.ColumnElement[bool]:
     """Exactly inside or on a box, tested on the plain `point` copy of each site.
 
@@ -208,10 +203,12 @@ def _in_geoms(boxes) -> sa.ColumnElement[bool]:
     )
 
 
-def _box_share(boxes) -> sa.ColumnElement[float]:
-    """PostGIS's estimate of the share of sites in the boxes (0 without statistics)."""
-    shares = [sa.func.coalesce(sa.func.box_share(*b), 0.0) for b in boxes]
-    return sum(shares[1:], shares[0])
+def _from_points(boxes) -> sa.ColumnElement[bool]:
+    """Is the point index the cheaper way to a page of these boxes? By PostGIS's estimate
+    of their share of all sites (schema/versions/0008_list_points.py)."""
+    shares = [sa.func.box_share(*b) for b in boxes]
+    share = sum(shares[1:], shares[0])
+    return sa.func.list_box_from_points(share, _P("limit", type_=sa.Integer), type_=sa.Boolean)
 
 
 def sites_page(
@@ -271,11 +268,11 @@ def _sites_statement(
         w, s, e, n = (_P(name, type_=sa.Float) for name in ("west", "south", "east", "north"))
         # west > east: the box crosses the antimeridian
         boxes = [(w, s, 180.0, n), (-180.0, s, e, n)] if wraps else [(w, s, e, n)]
-        # Both branches are planned; the share is computed once (a one-time filter) and
-        # only one branch runs.
-        small = _box_share(boxes) <= DENSE_BOX_SHARE
+        # Both branches are planned; the choice is made once (a one-time filter) and only
+        # one branch runs.
+        points = _from_points(boxes)
         page = sa.union_all(
-            ids(_in_points(boxes), small), ids(_in_geoms(boxes), sa.not_(small))
+            ids(_in_points(boxes), points), ids(_in_geoms(boxes), sa.not_(points))
         ).subquery("page")
     else:
         page = ids().subquery("page")
