@@ -112,3 +112,14 @@ def test_keys_follow_amenity_status_and_hours_changes(client, conn):
     assert site_id not in nearby_ids(client, **both)
     save(opening_hours="Mo-Su 00:00-24:00")
     assert site_id in nearby_ids(client, **both)
+
+
+def test_keys_compute_with_an_empty_search_path(conn):
+    """pg_restore recomputes stored generated columns with search_path ''."""
+    schema = conn.scalar(sa.text("SELECT current_schema()"))
+    call = "site_filter_keys('{wifi,microwave,wifi}', 'active', 7)"
+    expected = conn.scalar(sa.text(f"SELECT {call}"))
+    conn.execute(sa.text("SET LOCAL search_path = ''"))
+    assert conn.scalar(sa.text(f'SELECT "{schema}".{call}')) == expected
+    assert expected[0] == -7 and len(expected) == 3
+    assert expected[1:] == sorted(expected[1:])
