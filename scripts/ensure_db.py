@@ -9,7 +9,7 @@ from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
 
 from service.config import DEFAULT_DATABASE_URL
 
-EXTENSIONS = ("postgis", "pg_trgm", "btree_gist", "ltree")
+EXTENSIONS = ("postgis", "pg_trgm", "btree_gist", "ltree", "intarray")
 
 
 def main() -> int:
