@@ -12,9 +12,10 @@ That is the right plan only for boxes holding a small share of the sites: for a 
 walking the ids in order and testing each row stops after ~2,800 rows (3.8 ms). The
 point index has no statistics for the planner to choose with, so the statement asks
 PostGIS's own estimate of the box's share (`box_share`) and runs one branch or the other
-(`list_box_from_points`). Measured at 1e6 sites: the index lists ~0.5 us a site in the
+(`list_box_from_points`). Measured at 1e6 sites: the index lists ~0.48 us a site in the
 box, the id walk costs ~1.35 us a site walked and walks want/share of them; the points
-win while share * sites * 0.5 <= 1.35 * want / share, about 2.6% of 1e6 sites for 251.
+win while share * sites * 0.48 <= 1.35 * want / share, i.e. share^2 * sites <= 2.8 * want:
+about 2.6% of 1e6 sites for 251.
 
 Revision ID: 0008
 Revises: 0007
