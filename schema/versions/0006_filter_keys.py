@@ -7,8 +7,9 @@ carries its amenities and open-hours pattern as integers in `filter_keys`, and t
 index covers (geog, filter_keys), so the index scan itself drops non-matching sites and
 only the matches are fetched.
 
-Keys are a prefilter (never fewer sites than the exact filters); the exact conditions on
-`amenities`, `status` and `hours_pattern_id` still run on the fetched rows:
+Amenity keys are a prefilter (two codes may share a key), so the exact amenity test still
+runs on the fetched rows; the open-hours key is exact and replaces the status and pattern
+test in nearby (service/sites/filters.py, `conditions(keyed=True)`):
   amenity          2^30 + 30 bits of md5(code), always positive; two codes may share a
                    key, which only lets the exact test see one more row
   open-hours       -hours_pattern_id, only while status = 'active' (open now/at needs both)

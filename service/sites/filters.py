@@ -93,37 +93,41 @@ def open_at_condition(t) -> sa.ColumnElement[bool]:
     return sa.and_(Site.status == "active", _in_array(Site.hours_pattern_id, open_patterns))
 
 
-def key_conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
-    """The amenity and open filters again, as tests on `filter_keys` that the nearby index
-    evaluates. (A kind is no key: it rarely narrows much, and a key for it made the planner
-    prefer this index over a rare text match's.)
-
-    They prefilter: a site they keep may still fail `conditions`, which stay in the query
-    and decide (schema/versions/0006_filter_keys.py defines the keys)."""
-    keys = Site.filter_keys
-    conds: list[sa.ColumnElement[bool]] = []
-    if "amenities_all" in shape:
-        conds.append(keys.op("@>")(sa.func.amenity_keys(_P("amenities_all", type_=TEXTS))))
-    if "amenities_any" in shape:
-        conds.append(keys.op("&&")(sa.func.amenity_keys(_P("amenities_any", type_=TEXTS))))
-    if "open_at" in shape:
-        open_keys = sa.select(sa.func.array_agg(-HoursPatternInterval.pattern_id)).where(
-            HoursPatternInterval.during.contains(_P("open_at", type_=TSTZ))
-        )
-        conds.append(keys.op("&&")(sa.cast(open_keys.scalar_subquery(), ARRAY(sa.Integer))))
-    return conds
+def open_key_condition(t) -> sa.ColumnElement[bool]:
+    """Open at `t`, tested on `filter_keys`: a site holds the key -pattern_id exactly while
+    it is active with an hours pattern (schema/versions/0006_filter_keys.py), so this is
+    `open_at_condition` in a form the nearby index evaluates."""
+    open_keys = sa.select(sa.func.array_agg(-HoursPatternInterval.pattern_id)).where(
+        HoursPatternInterval.during.contains(t)
+    )
+    return Site.filter_keys.op("&&")(sa.cast(open_keys.scalar_subquery(), ARRAY(sa.Integer)))
 
 
-def conditions(shape: frozenset[str]) -> list[sa.ColumnElement[bool]]:
+def conditions(shape: frozenset[str], keyed: bool = False) -> list[sa.ColumnElement[bool]]:
+    """The filters of `shape` as SQL conditions.
+
+    `keyed`: for the nearby KNN scan, whose index holds `filter_keys`. Amenities are then
+    also tested on their keys, which the index evaluates (a prefilter; the exact test stays
+    and decides), and open_at is tested on its key alone (exact). A kind gets no key: it
+    rarely narrows much, and a key for it made the planner prefer that index over a rare
+    text match's."""
     conds: list[sa.ColumnElement[bool]] = [LISTED]
+    keys = Site.filter_keys
     if "kinds" in shape:
         conds.append(Site.kind == sa.any_(_P("kinds", type_=TEXTS)))
     if "amenities_all" in shape:
-        conds.append(Site.amenities.contains(_P("amenities_all", type_=TEXTS)))
+        wanted = _P("amenities_all", type_=TEXTS)
+        conds.append(Site.amenities.contains(wanted))
+        if keyed:
+            conds.append(keys.op("@>")(sa.func.amenity_keys(wanted)))
     if "amenities_any" in shape:
-        conds.append(Site.amenities.overlap(_P("amenities_any", type_=TEXTS)))
+        wanted = _P("amenities_any", type_=TEXTS)
+        conds.append(Site.amenities.overlap(wanted))
+        if keyed:
+            conds.append(keys.op("&&")(sa.func.amenity_keys(wanted)))
     if "open_at" in shape:
-        conds.append(open_at_condition(_P("open_at", type_=TSTZ)))
+        t = _P("open_at", type_=TSTZ)
+        conds.append(open_key_condition(t) if keyed else open_at_condition(t))
     if "q_grams" in shape:  # narrows Chinese text through its index; LIKE below decides
         conds.append(Site.search_grams.contains(_P("q_grams", type_=TEXTS)))
     if "q" in shape:

@@ -11,7 +11,7 @@ from geoalchemy2 import Geography
 
 from service.models import HoursPatternInterval, Org, Site
 from service.prepared import Prepared
-from service.sites.filters import TSTZ, Filters, conditions, key_conditions
+from service.sites.filters import TSTZ, Filters, conditions
 
 _P = sa.bindparam
 
@@ -122,8 +122,7 @@ def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> 
     """
     pt = geog_point(_P("lat", type_=sa.Float), _P("lon", type_=sa.Float))
     conds = [
-        *conditions(shape),
-        *key_conditions(shape),
+        *conditions(shape, keyed=True),
         sa.func.ST_DWithin(Site.geog, pt, _P("scan_radius"), False),
     ]
     if skip_nearer:
