@@ -41,3 +41,15 @@ def test_the_same_seed_gives_the_same_rows():
     assert first == list(synthetic.rows(50, 9, 1, patterns))
     assert first != list(synthetic.rows(50, 10, 1, patterns))
     assert len(set(first)) == 50
+
+
+def test_the_copy_reader_hands_over_every_character_once():
+    lines = [f"row {i}\t{'x' * (i % 7)}\n" for i in range(200)]
+    for size in (1, 5, 64, 1 << 16):
+        reader = synthetic._Reader(iter(lines))
+        chunks = []
+        while chunk := reader.read(size):
+            assert len(chunk) <= size
+            chunks.append(chunk)
+        assert "".join(chunks) == "".join(lines)
+    assert synthetic._Reader(iter(lines)).read() == "".join(lines)
