@@ -70,7 +70,8 @@ def db_cluster() -> None:
     loaded in no spatial order give index pages that each cover a wide, overlapping area, and
     a nearby search reads several times more of them (docs/benchmarks.md, 1e7). CLUSTER on a
     geohash orders the rows, and the rebuilt indexes follow. It locks `sites` (ACCESS
-    EXCLUSIVE: reads wait too) for the whole rewrite: seconds at 4e5 sites, minutes at 1e7.
+    EXCLUSIVE: reads wait too) for the whole rewrite: 11 s at 1e5 sites and 15 min at 1e7 on
+    the benchmark machine.
     """
     with db.engine().connect() as conn:
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM needs it
