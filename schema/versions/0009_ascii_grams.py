@@ -2,7 +2,7 @@
 
 Every write of a site computes its stored `search_grams` with `cjk_grams`: the characters
 above ASCII and every bigram touching one. The SQL body walks the text twice with `substr`
-and costs about 140 us per site whatever the text, the largest part of a synthetic bulk load
+and costs 140-170 us per site whatever the text, the largest part of a synthetic bulk load
 (2,200 rows/s at 2e5). Text with no character above U+007F has no such gram, so one regex
 test answers it (15 us a call, measured on 20,000 synthetic names); other text still takes
 the walk, which the CASE runs only when needed. The answer is unchanged for every text, so
