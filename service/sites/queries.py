@@ -267,9 +267,10 @@ def _sites_statement(
         w, s, e, n = (_P(name, type_=sa.Float) for name in ("west", "south", "east", "north"))
         # west > east: the box crosses the antimeridian
         boxes = [(w, s, 180.0, n), (-180.0, s, e, n)] if wraps else [(w, s, e, n)]
-        # Both branches are planned; the choice is made once (a one-time filter) and only
-        # one branch runs.
-        points = _from_points(boxes)
+        # Both branches are planned, and one runs: the choice is computed once (a CTE, as
+        # both branches read it) and gates each branch as a one-time filter.
+        choice = sa.select(_from_points(boxes).label("points")).cte("choice")
+        points = sa.select(choice.c.points).scalar_subquery()
         page = sa.union_all(
             ids(_in_points(boxes), points), ids(_in_geoms(boxes), sa.not_(points))
         ).subquery("page")
