@@ -79,6 +79,19 @@ def throwaway_database(prefix: str, load):
 
 
 @contextmanager
+def synthetic_database(prefix: str, size: int, seed: int):
+    """A throwaway database: the demo data and `size` synthetic sites (fixtures/synthetic.py)."""
+    from fixtures import synthetic
+
+    def load(conn):
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        synthetic.load(conn, size, seed, FROZEN_NOW, HORIZON_DAYS)
+
+    with throwaway_database(prefix, load) as url:
+        yield url
+
+
+@contextmanager
 def sites_locked(database_url):
     """`sites` locked by another committed-data connection until the block ends: every
     statement that touches it waits (and runs into its statement timeout)."""

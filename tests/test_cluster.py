@@ -8,12 +8,11 @@ import pytest
 import sqlalchemy as sa
 from flask.cli import ScriptInfo
 
-from fixtures import synthetic
-from service import create_app, seeding
+from service import create_app
 from service.cli import main
 from service.config import TestConfig
 from service.extensions import make_engine
-from tests.conftest import FROZEN_NOW, HORIZON_DAYS, throwaway_database
+from tests.conftest import synthetic_database
 
 SIZE = 3000
 
@@ -39,11 +38,7 @@ INDEXES = sa.text(
 
 @pytest.fixture(scope="module")
 def cluster_url():
-    def load(conn):
-        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
-        synthetic.load(conn, SIZE, 11, FROZEN_NOW, HORIZON_DAYS)
-
-    with throwaway_database("yizhan_test_cluster", load) as url:
+    with synthetic_database("yizhan_test_cluster", SIZE, 11) as url:
         yield url
 
 

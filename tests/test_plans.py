@@ -10,24 +10,19 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from fixtures import synthetic
-from service import create_app, seeding
+from service import create_app
 from service.config import TestConfig
 from service.extensions import make_engine
 from service.sites import filters, queries
 from service.tiles import queries as tile_queries
-from tests.conftest import FROZEN_NOW, HORIZON_DAYS, throwaway_database
+from tests.conftest import FROZEN_NOW, synthetic_database
 
 SIZE = 100_000
 
 
 @pytest.fixture(scope="module")
 def big_url():
-    def load(conn):
-        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
-        synthetic.load(conn, SIZE, 7, FROZEN_NOW, HORIZON_DAYS)
-
-    with throwaway_database("yizhan_test_plans", load) as url:
+    with synthetic_database("yizhan_test_plans", SIZE, 7) as url:
         engine = make_engine(url, pool_size=1, statement_timeout_ms=0)
         with engine.connect() as conn:
             auto = conn.execution_options(isolation_level="AUTOCOMMIT")
