@@ -92,14 +92,12 @@ def ensure_data(url: str, size: int) -> int:
             cur.execute(
                 "DELETE FROM sites WHERE org_id IN (SELECT id FROM orgs WHERE code = 'synthetic')"
             )
+        # In spatial order, as an operator leaves the table after a bulk load with `yizhan db
+        # cluster` (docs/scaling.md), so the GiST indexes built from the rows are tight.
         t0 = time.monotonic()
-        subprocess.run([yizhan, "seed", "--synthetic", str(size)], env=env, check=True)
+        seed = [yizhan, "seed", "--synthetic", str(size), "--spatial-order"]
+        subprocess.run(seed, env=env, check=True)
         print(f"loaded {size} synthetic sites in {time.monotonic() - t0:.0f} s", file=sys.stderr)
-        # The maintenance an operator runs after a bulk load (docs/scaling.md): rows in
-        # spatial order, so the GiST indexes rebuilt from them are tight.
-        t0 = time.monotonic()
-        subprocess.run([yizhan, "db", "cluster"], env=env, check=True)
-        print(f"yizhan db cluster: {time.monotonic() - t0:.0f} s", file=sys.stderr)
     subprocess.run([yizhan, "hours", "refresh"], env=env, check=True, capture_output=True)
     # VACUUM as well as ANALYZE: a freshly loaded table has no visibility map, so every
     # "index-only" scan (box lists, sites_pt_gist) reads the heap too, and every first read of

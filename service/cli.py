@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from service import create_app, hours_store, identity
+from service import create_app, hours_store, identity, maintenance
 from service.crs import CRS_NAMES
 from service.extensions import db
 from service.http import now
@@ -66,26 +66,19 @@ def db_upgrade(revision: str) -> None:
 def db_cluster() -> None:
     """Rewrite `sites` in spatial order, rebuild its indexes, VACUUM ANALYZE (after bulk loads).
 
-    Nearby answers walk the (geog, filter_keys) GiST, which is built in table order: sites
-    loaded in no spatial order give index pages that each cover a wide, overlapping area, and
-    a nearby search reads several times more of them (docs/benchmarks.md, 1e7). CLUSTER on a
-    geohash orders the rows, and the rebuilt indexes follow. It locks `sites` (ACCESS
-    EXCLUSIVE: reads wait too) for the whole rewrite: 11 s at 1e5 sites and 15 min at 1e7 on
-    the benchmark machine.
+    Nearby searches then read several times fewer index pages (service/maintenance.py). It
+    locks `sites` (ACCESS EXCLUSIVE: reads wait too) for the whole rewrite: 11 s at 1e5 sites
+    and 15 min at 1e7 on the benchmark machine.
     """
     with db.engine().connect() as conn:
         auto = conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM needs it
         auto.execute(sa.text("SET statement_timeout = 0"))
         auto.execute(sa.text("SET maintenance_work_mem = '1GB'"))
         try:
-            auto.execute(sa.text("DROP INDEX IF EXISTS sites_spatial_order"))
-            auto.execute(
-                sa.text("CREATE INDEX sites_spatial_order ON sites (ST_GeoHash(geom, 10))")
-            )
             try:
-                auto.execute(sa.text("CLUSTER sites USING sites_spatial_order"))
+                maintenance.cluster_in_spatial_order(auto)
             finally:
-                auto.execute(sa.text("DROP INDEX sites_spatial_order"))
+                auto.execute(maintenance.DROP_SPATIAL_ORDER)
             auto.execute(sa.text("VACUUM (ANALYZE) sites"))
             count = auto.scalar(sa.text("SELECT count(*) FROM sites"))
         finally:
@@ -96,8 +89,13 @@ def db_cluster() -> None:
 @main.command("seed")
 @click.option("--synthetic", type=float, default=0, help="Also add N synthetic sites (e.g. 1e5).")
 @click.option("--seed", "rng_seed", type=int, default=42, show_default=True)
+@click.option(
+    "--spatial-order",
+    is_flag=True,
+    help="Leave the table in spatial order, as `yizhan db cluster` would (with --synthetic).",
+)
 @with_appcontext
-def seed(synthetic: float, rng_seed: int) -> None:
+def seed(synthetic: float, rng_seed: int, spatial_order: bool) -> None:
     """Load the demo orgs and sites from fixtures/ (idempotent)."""
     from fixtures import synthetic as synth
     from service import seeding
@@ -109,7 +107,9 @@ def seed(synthetic: float, rng_seed: int) -> None:
     if synthetic:
         with db.writing() as conn:
             no_statement_timeout(conn)
-            added = synth.load(conn, int(synthetic), rng_seed, now(), cfg["HOURS_HORIZON_DAYS"])
+            added = synth.load(
+                conn, int(synthetic), rng_seed, now(), cfg["HOURS_HORIZON_DAYS"], spatial_order
+            )
         click.echo(f"synthetic sites added: {added}")
 
 

@@ -78,6 +78,19 @@ def throwaway_database(prefix: str, load):
         admin.close()
 
 
+# Heap order against geohash order: the share of neighbouring rows (by ctid) that are in
+# geohash order. Random order gives about one half; sorted rows give 1.
+IN_ORDER = sa.text(
+    """
+    SELECT avg((next_hash >= hash)::int)
+    FROM (SELECT ST_GeoHash(geom, 10) AS hash,
+                 lead(ST_GeoHash(geom, 10)) OVER (ORDER BY ctid) AS next_hash
+          FROM sites) AS pairs
+    WHERE next_hash IS NOT NULL
+    """
+)
+
+
 @contextmanager
 def synthetic_database(prefix: str, size: int, seed: int):
     """A throwaway database: the demo data and `size` synthetic sites (fixtures/synthetic.py)."""

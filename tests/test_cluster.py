@@ -12,21 +12,10 @@ from service import create_app
 from service.cli import main
 from service.config import TestConfig
 from service.extensions import make_engine
-from tests.conftest import synthetic_database
+from tests.conftest import IN_ORDER, synthetic_database
 
 SIZE = 3000
 
-# Heap order against geohash order: the share of neighbouring rows (by ctid) that are in
-# geohash order. Random order gives about one half; sorted rows give 1.
-IN_ORDER = sa.text(
-    """
-    SELECT avg((next_hash >= hash)::int)
-    FROM (SELECT ST_GeoHash(geom, 10) AS hash,
-                 lead(ST_GeoHash(geom, 10)) OVER (ORDER BY ctid) AS next_hash
-          FROM sites) AS pairs
-    WHERE next_hash IS NOT NULL
-    """
-)
 ROWS = sa.text(
     "SELECT count(*), md5(string_agg(id || ':' || ST_AsText(geom) || ':' || version || ':' "
     "|| array_to_string(filter_keys, ','), ';' ORDER BY id)) FROM sites"

@@ -1,8 +1,9 @@
 """The synthetic loader (fixtures/synthetic.py): seeded rows, and the bulk path that drops and
 rebuilds the indexes of `sites` around its COPY."""
 
+import pytest
 import sqlalchemy as sa
-from conftest import FROZEN_NOW, HORIZON_DAYS
+from conftest import FROZEN_NOW, HORIZON_DAYS, IN_ORDER
 
 from fixtures import synthetic
 
@@ -33,6 +34,23 @@ def test_bulk_load_leaves_every_index_as_it_was(conn, monkeypatch):
         )
     )
     assert "sites_geog_keys_gist" in plan, plan
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_spatial_order_load_leaves_rows_in_geohash_order_and_indexes_as_they_were(
+    conn, monkeypatch, bulk
+):
+    before = conn.execute(INDEXES).all()
+    monkeypatch.setattr(synthetic, "BULK_ROWS", 100 if bulk else 10_000)
+    assert synthetic.load(conn, 400, 5, FROZEN_NOW, HORIZON_DAYS, spatial_order=True) == 400
+    assert conn.scalar(IN_ORDER) == 1
+    assert conn.execute(INDEXES).all() == before  # the temporary geohash index is gone
+    assert conn.scalar(sa.text("SELECT count(*) FROM sites WHERE filter_keys IS NULL")) == 0
+
+
+def test_a_plain_load_keeps_the_order_rows_were_made_in(conn):
+    synthetic.load(conn, 400, 5, FROZEN_NOW, HORIZON_DAYS)
+    assert conn.scalar(IN_ORDER) < 0.7
 
 
 def test_the_same_seed_gives_the_same_rows():
