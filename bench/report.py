@@ -5,7 +5,7 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench import workload
+from bench import cpu, workload
 
 FIELDS = ("rps", "p50_us", "p90_us", "p99_us", "max_us")
 SERVER_NAMES = {
@@ -114,6 +114,7 @@ def markdown(info: dict, others: dict, plot: Path) -> str:
     lines += _drift(info)
     lines += _sql(info)
     lines += _responses(info)
+    lines += _cpu(info)
     lines += _memory(info)
     lines += _profiles(info)
     return "\n".join(lines) + "\n"
@@ -297,6 +298,39 @@ def _responses(info) -> list[str]:
         "",
     ]
     return out
+
+
+def _cpu(info) -> list[str]:
+    runs = info.get("cpu")
+    if not runs:
+        return []
+    cores = info["machine"]["cpus"]
+    out = [
+        "### Where the CPU goes (ms of CPU per request, one more run at 4 connections)",
+        "",
+        "| run | req/s | server workers | PostgreSQL | client | rest (kernel, other) | busy "
+        f"| idle | {cores} cores / busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in runs.items():
+        ms = cpu.per_request_ms(r)
+        out.append(
+            f"| {name} | {r['rps']:.0f} | {ms['server']:.2f} | {ms['postgresql']:.2f} | "
+            f"{ms['client']:.2f} | {ms['rest']:.2f} | {ms['busy']:.2f} | {ms['idle']:.2f} | "
+            f"{cores * 1000 / ms['busy']:.0f} req/s |"
+            if ms["busy"]
+            else f"| {name} | {r['rps']:.0f} | - | - | - | - | - | - | - |"
+        )
+    return [
+        *out,
+        "",
+        "From /proc (bench/cpu.py): user + system time of Yizhan's gunicorn processes, of "
+        "PostgreSQL's processes and of the client (wrk, or pgbench for the floor), and the "
+        "machine's busy time no process was charged for (softirqs, which deliver loopback TCP, "
+        "and anything else running), divided by the requests completed. The last column is the "
+        "throughput at which that much CPU per request would fill every core.",
+        "",
+    ]
 
 
 def _memory(info) -> list[str]:

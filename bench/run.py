@@ -18,8 +18,9 @@
    Every measurement is repeated --reps times, and medians are reported; the baseline
    (Yizhan, nearby with 2 amenities, 4 connections) runs again at the end to show drift.
 4. Measures SQL statements and SQL time per request in-process (bench/sqlcount.py), the
-   workers' RSS from /proc, optionally samples the workers with py-spy, and EXPLAIN
-   ANALYZEs the nearby and bbox SQL.
+   CPU each request costs the workers, PostgreSQL, the client and the kernel (bench/cpu.py,
+   from /proc during one more run of a few kinds), the workers' RSS from /proc, optionally
+   samples the workers with py-spy, and EXPLAIN ANALYZEs the nearby and bbox SQL.
 5. Writes bench-out/results-<size>.json, the Markdown report bench-out/report-<size>.md
    (to paste into docs/benchmarks.md) and a latency plot (default
    docs/benchmarks/latency-<size>.png).
@@ -51,11 +52,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import floors, report, servers, sqlcount, workload  # noqa: E402
+from bench import cpu, floors, report, servers, sqlcount, workload  # noqa: E402
 from service.sites import queries  # noqa: E402
 
 SEQUENCE_LENGTH = 5000
 BASELINE = ("yizhan", "nearby-2", 4)
+# Where the CPU goes per request (bench/cpu.py), one run each at 4 connections: the framework
+# floor, the target's nearby, one row by id, a box, and the database alone on the nearby SQL.
+CPU_SPLIT = (
+    ("yizhan", "healthz"),
+    ("yizhan", "nearby-2"),
+    ("yizhan", "site"),
+    ("yizhan", "bbox"),
+    ("pgbench", "nearby"),
+)
 # What each server is asked (the peers: only what they have an equivalent for).
 PLAN = {
     "yizhan": list(workload.KINDS),
@@ -370,6 +380,14 @@ def main() -> None:
         baseline = measure(*BASELINE, args.duration, "baseline-end")
         del baseline
         timings["load"] = time.monotonic() - t0
+        yizhan = running["yizhan"]
+        pids = {yizhan.proc.pid, *yizhan.workers()}
+        info["cpu"] = {
+            f"{name} {kind}": cpu.split(
+                pids, lambda n=name, k=kind: measure(n, k, 4, args.duration, None)
+            )
+            for name, kind in CPU_SPLIT
+        }
         info["rss_mb"] = {name: s.worker_rss_mb() for name, s in running.items()}
         if args.profile_seconds:
             t0 = time.monotonic()

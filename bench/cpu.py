@@ -1,0 +1,82 @@
+"""Where the machine's CPU goes per request: the server's workers, PostgreSQL, the client, the rest.
+
+Reads /proc before and after one run of the client (wrk or pgbench): every process's user +
+system time (the server's gunicorn master and workers; PostgreSQL's processes, by their
+`postgres` command name), the client's own from the rusage of waited-for children, and the
+machine's totals from /proc/stat. "Rest" is the machine's busy time that no process above was
+charged for: interrupts and softirqs (loopback TCP is delivered in softirq), other
+processes. Divided by the requests wrk completed, that is CPU milliseconds per request,
+and with `cores` the ceiling it implies: cores / CPU per request.
+"""
+
+import os
+import resource
+import time
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / TICK, (idle + iowait) / TICK
+
+
+def _processes() -> dict[int, tuple[str, float]]:
+    """pid -> (command name, user + system CPU seconds) for every readable process."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        rest = stat[stat.rindex(")") + 2 :].split()
+        out[int(entry.name)] = (name, (int(rest[11]) + int(rest[12])) / TICK)
+    return out
+
+
+def _children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def split(server_pids: set[int], run) -> dict:
+    """Run `run()` (a wrk or pgbench run, in a child process, returning its result dict) and
+    account the CPU it cost.
+
+    Returns the wrk result with `cpu`: seconds of CPU per group and `wall` seconds.
+    """
+    busy0, idle0 = _machine()
+    procs0 = _processes()
+    kids0 = _children()
+    t0 = time.monotonic()
+    result = run()
+    wall = time.monotonic() - t0
+    kids = _children() - kids0
+    procs1 = _processes()
+    busy1, idle1 = _machine()
+    groups = {"server": 0.0, "postgresql": 0.0}
+    for pid, (name, cpu) in procs1.items():
+        before = procs0.get(pid)
+        delta = cpu - (before[1] if before and before[0] == name else 0.0)
+        if pid in server_pids:
+            groups["server"] += delta
+        elif name.startswith("postgres"):
+            groups["postgresql"] += delta
+    groups["client"] = kids
+    busy = busy1 - busy0
+    groups["rest"] = max(0.0, busy - sum(groups.values()))
+    result["cpu"] = {**groups, "busy": busy, "idle": idle1 - idle0}
+    result["wall"] = wall
+    return result
+
+
+def per_request_ms(result: dict) -> dict[str, float]:
+    """CPU milliseconds per completed request, per group, and in all (`busy`)."""
+    n = max(1, result["requests"])
+    return {k: v * 1000 / n for k, v in result["cpu"].items()}
