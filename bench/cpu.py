@@ -3,10 +3,12 @@
 Reads /proc before and after one run of the client (wrk or pgbench): every process's user +
 system time (the server's gunicorn master and workers; PostgreSQL's processes, by their
 `postgres` command name), the client's own from the rusage of waited-for children, and the
-machine's totals from /proc/stat. "Rest" is the machine's busy time that no process above was
-charged for: interrupts and softirqs (loopback TCP is delivered in softirq), other
-processes. Divided by the requests wrk completed, that is CPU milliseconds per request,
-and with `cores` the ceiling it implies: cores / CPU per request.
+machine's totals from /proc/stat; a process that ended during the run counts through its
+parent's time of waited-for children (PostgreSQL's backends through the postmaster's). "Rest"
+is the machine's busy time that no process above was charged for: interrupts and softirqs
+(loopback TCP is delivered in softirq), other processes. Divided by the requests the client
+completed, that is CPU milliseconds per request, and with `cores` the ceiling it implies:
+cores / CPU per request.
 """
 
 import os
@@ -24,8 +26,9 @@ def _machine() -> tuple[float, float]:
     return (user + nice + system + irq + softirq + steal) / TICK, (idle + iowait) / TICK
 
 
-def _processes() -> dict[int, tuple[str, float]]:
-    """pid -> (command name, user + system CPU seconds) for every readable process."""
+def _processes() -> dict[int, tuple[str, float, float]]:
+    """pid -> (command name, its own user + system CPU seconds, those of its children that
+    ended and were waited for) for every readable process."""
     out = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -35,9 +38,17 @@ def _processes() -> dict[int, tuple[str, float]]:
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        rest = stat[stat.rindex(")") + 2 :].split()
-        out[int(entry.name)] = (name, (int(rest[11]) + int(rest[12])) / TICK)
+        f = [int(v) for v in stat[stat.rindex(")") + 2 :].split()[11:15]]
+        out[int(entry.name)] = (name, (f[0] + f[1]) / TICK, (f[2] + f[3]) / TICK)
     return out
+
+
+def _group(pid: int, name: str, server_pids: set[int]) -> str | None:
+    if pid in server_pids:
+        return "server"
+    if name.startswith("postgres"):
+        return "postgresql"
+    return None
 
 
 def _children() -> float:
@@ -61,13 +72,20 @@ def split(server_pids: set[int], run) -> dict:
     procs1 = _processes()
     busy1, idle1 = _machine()
     groups = {"server": 0.0, "postgresql": 0.0}
-    for pid, (name, cpu) in procs1.items():
-        before = procs0.get(pid)
-        delta = cpu - (before[1] if before and before[0] == name else 0.0)
-        if pid in server_pids:
-            groups["server"] += delta
-        elif name.startswith("postgres"):
-            groups["postgresql"] += delta
+    for pid, (name, own, reaped) in procs1.items():
+        group = _group(pid, name, server_pids)
+        if group:
+            before = procs0.get(pid)
+            if before and before[0] == name:
+                own, reaped = own - before[1], reaped - before[2]
+            groups[group] += own + reaped
+    # A process that ended during the run (pgbench's backends end when it disconnects) is in
+    # its parent's `reaped` (the postmaster's) with all its time, including what it had used
+    # before the run: take that part back out.
+    for pid, (name, own, reaped) in procs0.items():
+        group = _group(pid, name, server_pids)
+        if group and (pid not in procs1 or procs1[pid][0] != name):
+            groups[group] -= own + reaped
     groups["client"] = kids
     busy = busy1 - busy0
     groups["rest"] = max(0.0, busy - sum(groups.values()))
