@@ -9,7 +9,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
 export PORT
 
-.PHONY: run test install db lint format clean bench replica-proof drill bench-quick \
+.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes \
 	fuzz fuzz-contract fuzz-properties fuzz-atheris
 
 SIZE ?= 1e6
@@ -54,6 +54,13 @@ bench: install
 	scripts/ensure-postgres.sh
 	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
 	$(PY) bench/run.py --size $(SIZE) --duration $(DURATION) --reps $(REPS) $(BENCH_ARGS)
+
+# Nearby at 1e5 and 1e7 sites (loaded once, as by make bench), measured in alternation, for the
+# scaling target of issue #5 (bench/sizes.py). Writes bench-out/sizes-1e5-1e7-nearby-2.json.
+bench-sizes: install
+	scripts/ensure-postgres.sh
+	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
+	$(PY) bench/sizes.py $(BENCH_ARGS)
 
 # CI's form of `make bench` (.ci/run): 1e5 sites, 2 s per measurement, 1 repetition, 4
 # connections, floors and peers included. Writes bench-out/report-1e5-quick.md.
