@@ -380,11 +380,11 @@ def main() -> None:
         baseline = measure(*BASELINE, args.duration, "baseline-end")
         del baseline
         timings["load"] = time.monotonic() - t0
-        yizhan = running["yizhan"]
-        pids = {yizhan.proc.pid, *yizhan.workers()}
+        master = running["yizhan"].proc.pid
         info["cpu"] = {
             f"{name} {kind}": cpu.split(
-                pids, lambda n=name, k=kind: measure(n, k, 4, args.duration, None)
+                master if name == "yizhan" else None,
+                lambda n=name, k=kind: measure(n, k, 4, args.duration, None),
             )
             for name, kind in CPU_SPLIT
         }

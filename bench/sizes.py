@@ -64,9 +64,9 @@ def main() -> None:
         for rep in range(1, args.reps + 1):
             for c in conns:
                 for label, server in running.items():
-                    pids = {server.proc.pid, *server.workers()}
                     r = cpu.split(
-                        pids, lambda s=server, c=c: wrk(s.url(""), paths, c, args.duration)
+                        server.proc.pid,
+                        lambda s=server, c=c: wrk(s.url(""), paths, c, args.duration),
                     )
                     r.update(size=label, conns=c, rep=rep)
                     rounds.append(r)

@@ -1,5 +1,7 @@
 """bench/cpu.py: CPU per request is charged to the right group of processes."""
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +18,7 @@ PARENT = (
 
 
 def _split(server_code: str) -> dict:
-    server = subprocess.Popen([sys.executable, "-c", server_code])
+    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
     try:
 
         def run():
@@ -24,9 +26,9 @@ def _split(server_code: str) -> dict:
             time.sleep(0.6)  # until the server's child has run and ended
             return {"requests": 100, "rps": 0.0}
 
-        return cpu.split({server.pid}, run)
+        return cpu.split(server.pid, run)
     finally:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)  # and any child it started
         server.wait()
 
 
@@ -43,3 +45,15 @@ def test_cpu_is_charged_to_the_server_and_the_client_that_spent_it():
 def test_a_process_that_ended_during_the_run_counts_through_its_parent():
     used = _split(PARENT)["cpu"]
     assert used["server"] >= 0.25  # the parent only slept; its child burnt 0.3 s
+
+
+def test_the_servers_children_count_whichever_they_are_by_the_end():
+    # A master whose worker is started during the run (as gunicorn replaces one after
+    # max-requests): the new worker is the server's too.
+    spawner = (
+        "import subprocess, sys, time\ntime.sleep(0.3)\n"
+        f"w = subprocess.Popen([sys.executable, '-c', {BURN.format(s=30)!r}])\n"
+        "time.sleep(30)"
+    )
+    used = _split(spawner)["cpu"]
+    assert used["server"] >= 0.2
