@@ -7,7 +7,8 @@ cluster` now puts rows in spatial order, which scatters ids over the table: at 1
 clustered sites a 0.5-degree box in Shanghai read 4,514 pages to keep 251 of 4,522 sites
 (3.4 ms). With the point stored beside the id in the walked index, the walk tests each site
 in the index: 0.43 ms for that box, 0.30 ms for a 1-degree one, no heap page read (index
-only; it replaces `sites_listed_id`, same key and predicate).
+only). It replaces `sites_listed_id`, same key and predicate: 39 MB at 1e6 sites against
+21 MB. Building it blocks writes to `sites`, not reads (a few seconds at 1e6).
 
 The walk's test is `on_pb(pt, box)`, the function behind `pt <@ box`: written as an
 operator, the planner would take the point GiST for it, which is the other branch.
