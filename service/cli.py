@@ -75,13 +75,11 @@ def db_cluster() -> None:
         auto.execute(sa.text("SET statement_timeout = 0"))
         auto.execute(sa.text("SET maintenance_work_mem = '1GB'"))
         try:
-            try:
-                maintenance.cluster_in_spatial_order(auto)
-            finally:
-                auto.execute(maintenance.DROP_SPATIAL_ORDER)
+            maintenance.cluster_in_spatial_order(auto)
             auto.execute(sa.text("VACUUM (ANALYZE) sites"))
             count = auto.scalar(sa.text("SELECT count(*) FROM sites"))
         finally:
+            auto.execute(maintenance.DROP_SPATIAL_ORDER)  # left behind by a failed CLUSTER
             auto.execute(sa.text("RESET ALL"))  # the pooled connection's own settings again
     click.echo(f"sites clustered in spatial order: {count}")
 

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 SPATIAL_ORDER_INDEX = "sites_spatial_order"
+DROP_SPATIAL_ORDER = sa.text(f"DROP INDEX IF EXISTS {SPATIAL_ORDER_INDEX}")
 
 
 def cluster_in_spatial_order(conn: sa.Connection) -> None:
@@ -20,6 +21,3 @@ def cluster_in_spatial_order(conn: sa.Connection) -> None:
     conn.execute(sa.text(f"CREATE INDEX {SPATIAL_ORDER_INDEX} ON sites (ST_GeoHash(geom, 10))"))
     conn.execute(sa.text(f"CLUSTER sites USING {SPATIAL_ORDER_INDEX}"))
     conn.execute(DROP_SPATIAL_ORDER)
-
-
-DROP_SPATIAL_ORDER = sa.text(f"DROP INDEX IF EXISTS {SPATIAL_ORDER_INDEX}")
