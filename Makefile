@@ -9,7 +9,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
 export PORT
 
-.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes \
+.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes bench-ab \
 	fuzz fuzz-contract fuzz-properties fuzz-atheris
 
 SIZE ?= 1e6
@@ -61,6 +61,13 @@ bench-sizes: install
 	scripts/ensure-postgres.sh
 	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
 	$(PY) bench/sizes.py $(BENCH_ARGS)
+
+# An earlier commit (BASE) against the working tree, in alternation (bench/ab.py): BASE serves
+# BASE_URL, a database at the schema its code expects; the tree serves the 1e6 database.
+bench-ab: install
+	scripts/ensure-postgres.sh
+	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
+	$(PY) bench/ab.py --base $(BASE) --base-url $(BASE_URL) $(BENCH_ARGS)
 
 # CI's form of `make bench` (.ci/run): 1e5 sites, 2 s per measurement, 1 repetition, 4
 # connections, floors and peers included. Writes bench-out/report-1e5-quick.md.

@@ -140,14 +140,17 @@ class Yizhan(Server):
     name = "yizhan"
     ready_path = "/readyz"
 
-    def __init__(self, port: int, out: Path, url: str) -> None:
+    def __init__(self, port: int, out: Path, url: str, code: Path | None = None) -> None:
         super().__init__(port, out)
         self.db_url = url
+        self.code = code  # another checkout's service/ (bench/ab.py); None: this one
 
     def command(self):
         yizhan = str(Path(sys.executable).with_name("yizhan"))
         # The load comes from one address: lift the anonymous quota (it would answer 429).
         env = {**os.environ, "DATABASE_URL": self.db_url, "ANON_PER_MINUTE": "0"}
+        if self.code is not None:
+            env["PYTHONPATH"] = str(self.code)  # found before this checkout's editable install
         return [yizhan, "serve", "--bind", "127.0.0.1", "--port", str(self.port)], env
 
 

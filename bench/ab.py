@@ -1,0 +1,85 @@
+"""An earlier commit against the working tree, measured in alternation on the same machine.
+
+    make bench-ab BASE=e607511 BASE_URL=postgresql://.../yizhan_bench_base
+    python bench/ab.py --base e607511 --base-url URL [--url URL] [--kinds bbox,nearby-2]
+
+The base is checked out into bench-out/ab-<rev> (a git worktree) and served from there;
+the working tree is served as it is. Each serves its own database, which must be at the
+schema its code expects: load one with the base's code (`make bench` in that checkout) or
+reuse one both can read. Same seeded requests, same CPU accounting as `make bench-sizes`
+(bench/alternate.py); JSON and a table in bench-out/ab-<rev>.json.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import alternate, servers, workload  # noqa: E402
+from bench.run import default_url, sample_ids  # noqa: E402
+
+
+def checkout(rev: str, out: Path) -> tuple[str, Path]:
+    """(short hash, a worktree of `rev` under out/)."""
+    short = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    tree = out / f"ab-{short}"
+    if not (tree / "service").is_dir():
+        subprocess.run(
+            ["git", "worktree", "add", "--force", "--detach", str(tree), short],
+            cwd=ROOT, check=True, capture_output=True,
+        )  # fmt: skip
+    return short, tree
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", required=True, help="a commit, e.g. HEAD~3")
+    ap.add_argument("--base-url", required=True, help="the database the base serves")
+    ap.add_argument("--url", default=default_url(1_000_000), help="the one the tree serves")
+    ap.add_argument("--kinds", default="bbox,nearby-2")
+    ap.add_argument("--connections", default="4")
+    ap.add_argument("--duration", type=float, default=4)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--port", type=int, default=8785)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    args = ap.parse_args()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    short, tree = checkout(args.base, out)
+    labels = [short, "tree"]
+    kinds = args.kinds.split(",")
+    ids = sample_ids(args.url, 1) if "site" in kinds else []
+    paths = {}
+    for kind in kinds:
+        paths[kind] = out / f"ab-{kind}.txt"
+        seq = workload.sequence(kind, 5000, 1, ids)
+        paths[kind].write_text("\n".join(workload.yizhan_path(r) for r in seq) + "\n")
+    running = {
+        short: servers.Yizhan(args.port, out, args.base_url, code=tree),
+        "tree": servers.Yizhan(args.port + 1, out, args.url),
+    }
+    for label, server in running.items():
+        server.name = f"yizhan-ab-{label}"
+    conns = [int(c) for c in args.connections.split(",")]
+    rounds = alternate.measure(running, paths, conns, args.reps, args.duration)
+    result = {"base": short, "reps": args.reps, "duration": args.duration, "kinds": {}}
+    for kind in kinds:
+        summary = alternate.summarize(rounds, kind, labels, conns)
+        result["kinds"][kind] = summary
+        print(f"\n{kind} ({workload.KINDS[kind]})\n")
+        print(alternate.table(summary, labels))
+    result["rounds"] = rounds
+    file = out / f"ab-{short}.json"
+    file.write_text(json.dumps(result, indent=1))
+    print(f"\n{file}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
