@@ -53,6 +53,8 @@ class Org(Base):
     code: Mapped[str] = mapped_column(Ltree, unique=True)
     name: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+    # {"code": ..., "name": ...}, as sites carry it (schema/versions/0011_site_documents.py).
+    doc: Mapped[str] = mapped_column(sa.Computed("org_document(code::text, name)"), deferred=True)
 
 
 class Amenity(Base):
@@ -140,6 +142,16 @@ class Site(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)
     deleted_at: Mapped[datetime | None]
+    # The site's public JSON but for org and location (schema/versions/0011_site_documents.py).
+    doc: Mapped[str] = mapped_column(
+        sa.Computed(
+            "site_document(id, kind, name, name_en, external_id, address, amenities, "
+            "opening_hours, timezone, status, area_m2, star_rating, phone, description, "
+            "updated_at, version)"
+        ),
+        deferred=True,
+    )
+    geometry_doc: Mapped[str] = mapped_column(sa.Computed("geometry_document(geom)"), deferred=True)
 
 
 ROLES = ("admin", "editor", "viewer")

@@ -58,8 +58,9 @@ def items_page(
     after_id: int | None = None,
     selective: bool = False,
 ) -> list[sa.Row]:
-    """Up to `limit` + 1 listed sites in id order whose `updated_at` lies in `during`."""
+    """Up to `limit` + 1 listed sites in id order whose `updated_at` lies in `during`, as
+    (id, GeoJSON Feature text) rows."""
     since, until = during or (None, None)
     return site_queries.sites_page(
-        conn, filters, limit, bbox, since, after_id, selective, updated_until=until
+        conn, filters, limit, bbox, since, after_id, selective, updated_until=until, features=True
     )

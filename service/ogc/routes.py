@@ -186,12 +186,13 @@ class Items(MethodView):
                 rows, position = _nearest_page(conn, args, search, limit, at)
             else:
                 rows, position = _listed_page(conn, args, search, limit)
-        features = []
-        for row in rows:
-            feature = serialize.feature(row, "wgs84")
-            if "nearest" in args:
-                feature["properties"]["distance_m"] = round(row.distance_m, 1)
-            features.append(feature)
+        if "nearest" in args:
+            features = [
+                serialize.feature(row, "wgs84", {"distance_m": round(row.distance_m, 1)})
+                for row in rows
+            ]
+        else:
+            features = serialize.features(rows)
         links = [
             {"href": request.url, "rel": "self", "type": GEOJSON, "title": "This page"},
             _link("ogc.collection", "collection", JSON, "The sites collection"),
@@ -204,7 +205,7 @@ class Items(MethodView):
             "features": features,
             "links": links,
             "timeStamp": _utc(at),
-            "numberReturned": len(features),
+            "numberReturned": len(rows),
         }
         return json_response(body, mimetype=GEOJSON)
 

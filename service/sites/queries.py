@@ -21,28 +21,25 @@ _P = sa.bindparam
 # re-checks it against PostGIS). These bounds make the over-fetch provably exact.
 SPHERE_LOW, SPHERE_HIGH = 0.994, 1.005
 
-SITE_COLUMNS = (
-    Site.id,
-    Site.kind,
-    Site.name,
-    Site.name_en,
-    Org.code.label("org_code"),
-    Org.name.label("org_name"),
-    Site.external_id,
-    Site.address,
-    sa.func.ST_Y(Site.geom).label("lat"),
-    sa.func.ST_X(Site.geom).label("lon"),
-    Site.amenities,
-    Site.opening_hours,
-    Site.timezone,
-    Site.status,
-    Site.area_m2,
-    Site.star_rating,
-    Site.phone,
-    Site.description,
-    Site.updated_at,
-    Site.version,
+# A site as the public reads send it: its stored documents and its org's (schema/versions/
+# 0011_site_documents.py); `location` is written from its point's, in the datum asked for
+# (serialize.site). Statements that read them join `orgs`.
+SITE_COLUMNS = (Site.id, Site.doc, Org.doc.label("org_doc"), Site.geometry_doc)
+# A GeoJSON Feature in WGS-84, whole, from the stored documents (serialize.features).
+FEATURE = (
+    sa.literal_column('\'{"type":"Feature","id":\'')
+    .op("||")(Site.id)
+    .op("||")(sa.literal_column("',\"geometry\":'"))
+    .op("||")(Site.geometry_doc)
+    .op("||")(sa.literal_column("',\"properties\":'"))
+    .op("||")(sa.func.left(Site.doc, -1))
+    .op("||")(sa.literal_column("',\"org\":'"))
+    .op("||")(Org.doc)
+    .op("||")(sa.literal_column("'}}'"))
+    .label("feature")
 )
+# What open_state (serialize.py) reads beside a nearby site's document.
+OPEN_COLUMNS = (Site.status, Site.opening_hours, Site.timezone)
 
 
 def geog_point(lat, lon) -> sa.ColumnElement:
@@ -160,6 +157,7 @@ def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> 
     detail = (
         sa.select(
             *SITE_COLUMNS,
+            *OPEN_COLUMNS,
             page.c.distance_m,
             upcoming.c.lo.label("open_lo"),
             upcoming.c.hi.label("open_hi"),
@@ -225,8 +223,10 @@ def sites_page(
     after_id: int | None = None,
     selective: bool = False,
     updated_until: datetime | None = None,
+    features: bool = False,
 ) -> list[sa.Row]:
-    """Up to `limit` + 1 listed sites in id order (keyset pagination).
+    """Up to `limit` + 1 listed sites in id order (keyset pagination): SITE_COLUMNS, or with
+    `features` (id, feature): each a GeoJSON Feature in WGS-84, as text.
 
     `selective` sorts by an expression of id, so that the filters' indexes find the few
     matches and they are sorted, instead of the id index being walked.
@@ -242,13 +242,13 @@ def sites_page(
         extra.update(zip(("west", "south", "east", "north"), bbox, strict=True))
     extras = {k: v for k, v in extra.items() if v is not None}
     wraps = bbox is not None and bbox[0] > bbox[2]
-    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps, selective)
+    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps, selective, features)
     return conn.execute(stmt, {**params, **extras}).all()
 
 
 @lru_cache(maxsize=256)
 def _sites_statement(
-    shape: frozenset[str], extras: frozenset[str], wraps: bool, selective: bool
+    shape: frozenset[str], extras: frozenset[str], wraps: bool, selective: bool, features: bool
 ) -> sa.Select:
     conds = conditions(shape)
     if "updated_since" in extras:
@@ -283,7 +283,7 @@ def _sites_statement(
     else:
         page = ids().subquery("page")
     return (
-        sa.select(*SITE_COLUMNS)
+        sa.select(*((Site.id, FEATURE) if features else SITE_COLUMNS))
         .select_from(page)
         .join(Site, Site.id == page.c.id)
         .join(Org, Org.id == Site.org_id)
@@ -292,7 +292,8 @@ def _sites_statement(
 
 
 def site_by_id(conn: sa.Connection, site_id: int) -> sa.Row | None:
-    """One site, closed ones included; deleted ones are gone."""
+    """One site, closed ones included; deleted ones are gone. Beside its document, what the
+    routes check: its version (ETags), org (admins' reach) and hours."""
     return conn.execute(_site_statement(), {"site_id": site_id}).first()
 
 
@@ -301,7 +302,12 @@ def _site_statement() -> sa.Select:
     # Built once: a new statement object per request cost ~0.9 ms (construction, and
     # SQLAlchemy matching its columns to the cached compilation), twice the SQL's time.
     return (
-        sa.select(*SITE_COLUMNS)
+        sa.select(
+            *SITE_COLUMNS,
+            *OPEN_COLUMNS,
+            Site.version,
+            Org.code.label("org_code"),
+        )
         .join(Org, Org.id == Site.org_id)
         .where(Site.id == _P("site_id", type_=sa.BigInteger), Site.deleted_at.is_(None))
     )

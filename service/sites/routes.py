@@ -115,6 +115,7 @@ class Sites(MethodView):
         if bbox is not None and args["crs"] != "wgs84":
             bbox = _bbox_to_wgs84(bbox, args["crs"])
         after_id = keyset_after(args)
+        geojson = _wants_geojson(args)
         with db.reading() as conn:
             search = search_filters(args, conn, at)
             frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))
@@ -126,16 +127,19 @@ class Sites(MethodView):
                 args.get("updated_since"),
                 after_id,
                 selective=filters.is_selective(search, frequencies),
+                features=geojson and args["crs"] == "wgs84",  # made whole by PostgreSQL
             )
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         next_url = None
         if more:
             cursor = cursors.encode({"i": page[-1].id}, request.args.to_dict())
             next_url = url_with(cursor=cursor)
-        if _wants_geojson(args):
+        if geojson:
             body = {
                 "type": "FeatureCollection",
-                "features": [serialize.feature(r, args["crs"]) for r in page],
+                "features": serialize.features(page)
+                if args["crs"] == "wgs84"
+                else [serialize.feature(r, args["crs"]) for r in page],
                 "links": [{"rel": "next", "href": next_url, "type": GEOJSON}] if next_url else [],
                 "next": next_url,
             }
@@ -194,7 +198,7 @@ class SiteById(MethodView):
             row = queries.site_by_id(conn, site_id)
         if row is None:
             abort(404, message=f"No site with id {site_id}.")
-        body = serialize.site(row, args["crs"])
+        extra = {}
         etag = _etag(row, args["crs"])
         headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Authorization"}
         if admin:
@@ -202,12 +206,12 @@ class SiteById(MethodView):
             me = auth.authenticate(now())
             if me.covers(row.org_code):
                 with db.reading(primary=True) as conn:
-                    body["open_reports"] = reports.open_counts(conn, [site_id]).get(site_id, 0)
-                etag += f"-r{body['open_reports']}"
+                    extra["open_reports"] = reports.open_counts(conn, [site_id]).get(site_id, 0)
+                etag += f"-r{extra['open_reports']}"
                 headers.update(ETag=f'"{etag}"', **{"Cache-Control": "private, no-cache"})
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
-        return json_response(body, headers=headers)
+        return json_response(serialize.site(row, args["crs"], extra), headers=headers)
 
 
 def _etag(row, crs: str) -> str:

@@ -1,7 +1,9 @@
-"""Core rows to plain dicts in the documented Site shape (the fast path for orjson).
+"""Core rows to the documented Site shape, as JSON for orjson to send (the fast path).
 
-tests/test_schemas.py checks these dicts against the marshmallow schemas in
-`schemas.py`, which stay the documented shape.
+PostgreSQL keeps each site's and org's JSON (`sites.doc`, `orgs.doc`: schema/versions/
+0011_site_documents.py); this joins them and adds what depends on the request: the
+location in the datum asked for, distance and open state. tests/test_schemas.py checks the
+results against the marshmallow schemas in `schemas.py`, which stay the documented shape.
 """
 
 import operator
@@ -37,16 +39,8 @@ def location(lat: float, lon: float, crs: str) -> dict[str, float]:
     return {"lat": round(lat, 7), "lon": round(lon, 7)}
 
 
-# The columns of queries.SITE_COLUMNS, read by position: a Row's attribute access cost
-# ~2 us per name (40 us a site, most of a 250-feature GeoJSON page's Python time),
-# one itemgetter over the row ~1 us for all of them.
-_SITE_FIELDS = (
-    "id", "kind", "name", "name_en", "org_code", "org_name", "external_id", "address",
-    "lat", "lon", "amenities", "opening_hours", "timezone", "status", "area_m2",
-    "star_rating", "phone", "description", "updated_at", "version",
-)  # fmt: skip
-
-
+# Rows are read by position: a Row's attribute access cost ~2 us per name, one itemgetter
+# over the row ~1 us for all of them.
 @lru_cache(maxsize=128)
 def _getter(fields: tuple[str, ...], names: tuple[str, ...]):
     positions = [fields.index(n) for n in names]
@@ -76,32 +70,30 @@ def values(row, names: tuple[str, ...]) -> tuple:
     return _getter(_fields(row), names)(row)
 
 
-def site(row, crs: str = "wgs84") -> dict:
-    (
-        id_, kind, name, name_en, org_code, org_name, external_id, address, lat, lon,
-        amenities, opening_hours, tz, status, area_m2, star_rating, phone, description,
-        updated_at, version,
-    ) = values(row, _SITE_FIELDS)  # fmt: skip
-    return {
-        "id": id_,
-        "kind": kind,
-        "name": name,
-        "name_en": name_en,
-        "org": {"code": org_code, "name": org_name},
-        "external_id": external_id,
-        "address": address,
-        "location": location(lat, lon, crs),
-        "amenities": amenities,
-        "opening_hours": opening_hours,
-        "timezone": tz,
-        "status": status,
-        "area_m2": float(area_m2) if area_m2 is not None else None,
-        "star_rating": star_rating,
-        "phone": phone,
-        "description": description,
-        "updated_at": rfc3339(updated_at, tz),
-        "version": version,
-    }
+_SITE_FIELDS = ("id", "doc", "org_doc", "geometry_doc")  # queries.SITE_COLUMNS
+
+
+def _point(geometry_doc: str) -> tuple[float, float]:
+    """(lat, lon) from the stored GeoJSON Point, already to 7 decimals: every answer in WGS-84
+    writes the coordinates PostgreSQL wrote there, GeoJSON pages made by it included."""
+    lon, lat = orjson.loads(geometry_doc)["coordinates"]
+    return lat, lon
+
+
+def _members(doc: str, org_doc: str, members: dict) -> orjson.Fragment:
+    """The site's stored JSON with its org's and more members, whose names it has not."""
+    if not members:
+        return orjson.Fragment(f'{doc[:-1]},"org":{org_doc}}}')
+    return orjson.Fragment(f'{doc[:-1]},"org":{org_doc},{orjson.dumps(members).decode()[1:]}')
+
+
+def site(row, crs: str = "wgs84", extra: dict | None = None) -> orjson.Fragment:
+    """The Site of API.md: the documents PostgreSQL keeps for the site and its org
+    (schema/versions/0011_site_documents.py), the `location` in `crs` and `extra` members,
+    as JSON that orjson sends as it is."""
+    _, doc, org_doc, geometry_doc = values(row, _SITE_FIELDS)
+    loc = location(*_point(geometry_doc), crs)
+    return _members(doc, org_doc, {"location": loc, **(extra or {})})
 
 
 _OPEN_FIELDS = ("status", "opening_hours", "timezone", "open_lo", "open_hi")
@@ -121,20 +113,24 @@ def open_state(row, now: datetime) -> dict:
     return {"is_open": False, "next_change": rfc3339(open_lo, tz)}
 
 
-def nearby_site(row, now: datetime, crs: str) -> dict:
-    item = site(row, crs)
+def nearby_site(row, now: datetime, crs: str) -> orjson.Fragment:
     (distance_m,) = values(row, ("distance_m",))
-    item["distance_m"] = round(distance_m, 1)
-    item["open_state"] = open_state(row, now)
-    return item
+    extra = {"distance_m": round(distance_m, 1), "open_state": open_state(row, now)}
+    return site(row, crs, extra)
 
 
-def feature(row, crs: str) -> dict:
-    props = site(row, crs)
-    loc = props.pop("location")
+def features(rows) -> orjson.Fragment:
+    """A JSON array of the (id, feature) rows of queries.sites_page(features=True)."""
+    return orjson.Fragment("[" + ",".join([row[1] for row in rows]) + "]")
+
+
+def feature(row, crs: str, extra: dict | None = None) -> dict:
+    """A GeoJSON Feature: the site's point, its document as properties (with `extra`)."""
+    id_, doc, org_doc, geometry_doc = values(row, _SITE_FIELDS)
+    loc = location(*_point(geometry_doc), crs)
     return {
         "type": "Feature",
-        "id": props["id"],
+        "id": id_,
         "geometry": {"type": "Point", "coordinates": [loc["lon"], loc["lat"]]},
-        "properties": props,
+        "properties": _members(doc, org_doc, extra or {}),
     }
