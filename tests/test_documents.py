@@ -58,7 +58,10 @@ def reference(conn, site_id: int) -> bytes:
 
 
 def stored(conn, site_id: int) -> bytes:
-    return conn.scalar(sa.text("SELECT doc FROM sites WHERE id = :id"), {"id": site_id}).encode()
+    """The site's document, closed (it is stored without its closing brace)."""
+    doc = conn.scalar(sa.text("SELECT doc FROM sites WHERE id = :id"), {"id": site_id})
+    assert not doc.endswith("}")
+    return (doc + "}").encode()
 
 
 TEXTS = (

@@ -32,7 +32,7 @@ FEATURE = (
     .op("||")(sa.literal_column("',\"geometry\":'"))
     .op("||")(Site.geometry_doc)
     .op("||")(sa.literal_column("',\"properties\":'"))
-    .op("||")(sa.func.left(Site.doc, -1))
+    .op("||")(Site.doc)
     .op("||")(sa.literal_column("',\"org\":'"))
     .op("||")(Org.doc)
     .op("||")(sa.literal_column("'}}'"))

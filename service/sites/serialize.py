@@ -81,10 +81,10 @@ def _point(geometry_doc: str) -> tuple[float, float]:
 
 
 def _members(doc: str, org_doc: str, members: dict) -> orjson.Fragment:
-    """The site's stored JSON with its org's and more members, whose names it has not."""
+    """The site's stored members (an object left open), its org's and more, closed."""
     if not members:
-        return orjson.Fragment(f'{doc[:-1]},"org":{org_doc}}}')
-    return orjson.Fragment(f'{doc[:-1]},"org":{org_doc},{orjson.dumps(members).decode()[1:]}')
+        return orjson.Fragment(f'{doc},"org":{org_doc}}}')
+    return orjson.Fragment(f'{doc},"org":{org_doc},{orjson.dumps(members).decode()[1:]}')
 
 
 def site(row, crs: str = "wgs84", extra: dict | None = None) -> orjson.Fragment:
