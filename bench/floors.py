@@ -109,11 +109,14 @@ def nearby_scripts(out: Path) -> tuple[list[str], dict[str, str]]:
     return args, {k: _value(v) for k, v in variables.items()}
 
 
+def bbox_statement():
+    """What Yizhan sends for the benchmark's box: a GeoJSON page in WGS-84, no filters."""
+    shape = frozenset({"limit", "west", "south", "east", "north"})
+    return queries._sites_statement(frozenset(), shape, False, False, True)
+
+
 def bbox_script(out: Path) -> tuple[list[str], dict[str, str]]:
-    stmt = queries._sites_statement(
-        frozenset(), frozenset({"limit", "west", "south", "east", "north"}), False, False
-    )
-    compiled = stmt.compile(dialect=pg_psycopg2.dialect())
+    compiled = bbox_statement().compile(dialect=pg_psycopg2.dialect())
     body = re.sub(r"%\((\w+)\)s", r":\1", str(compiled))
     variables = {k: v for k, v in compiled.params.items() if v is not None}
     variables["limit"] = BBOX_LIMIT + 1

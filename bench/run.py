@@ -231,10 +231,7 @@ def explain(url: str, out: Path) -> dict[str, str]:
         plans["nearby (microwave, wifi, open_now) at central Shanghai"] = "\n".join(
             r[0] for r in cur.fetchall()
         )
-        stmt = queries._sites_statement(
-            frozenset(), frozenset({"limit", "west", "south", "east", "north"}), False, False
-        )
-        sql = str(stmt.compile(dialect=pg_psycopg2.dialect()))
+        sql = str(floors.bbox_statement().compile(dialect=pg_psycopg2.dialect()))
         box = {"west": 121.4237, "east": 121.5237, "south": 31.1804, "north": 31.2804}
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, {**bbox_vars, **box})
         plans["bbox 0.1° at central Shanghai, limit 251"] = "\n".join(r[0] for r in cur.fetchall())
