@@ -1,0 +1,72 @@
+"""A peer on two databases in alternation: what Yizhan's schema changes cost the peers.
+
+    python bench/peer_tables.py --base-url URL [--url URL] [--peer pygeoapi] [--kinds bbox]
+
+`make bench` serves its peers from Yizhan's own tables (through the view bench_peer.sites).
+When a schema change makes `sites` wider (0011 stores each site's JSON in it), a peer that
+reads the rows, or counts all matches as pygeoapi does, reads more pages, and a Yizhan/peer
+ratio measured on the new schema flatters Yizhan. This serves the same peer from a database
+at an older schema (base) and from the current one, the same seeded requests against each
+in turn (bench/alternate.py), so the report can quote both ratios.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import alternate, servers, workload  # noqa: E402
+from bench.run import default_url, sample_ids  # noqa: E402
+
+PEERS = {"pygeoapi": (servers.PyGeoAPI, workload.pygeoapi_path), "tipg": (servers.Tipg, None)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base-url", required=True, help="a database at the older schema")
+    ap.add_argument("--url", default=default_url(1_000_000))
+    ap.add_argument("--peer", default="pygeoapi", choices=sorted(PEERS))
+    ap.add_argument("--kinds", default="bbox")
+    ap.add_argument("--connections", default="4")
+    ap.add_argument("--duration", type=float, default=4)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--port", type=int, default=8795)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    args = ap.parse_args()
+    out = args.out
+    cls, path_of = PEERS[args.peer]
+    path_of = path_of or workload.tipg_path
+    venv = servers.ensure_venv(out, args.peer, HERE / f"requirements-{args.peer}.txt")
+    kinds = args.kinds.split(",")
+    ids = sample_ids(args.url, 1) if "site" in kinds else []
+    paths = {}
+    for kind in kinds:
+        paths[kind] = out / f"peer-{args.peer}-{kind}.txt"
+        seq = workload.sequence(kind, 5000, 1, ids)
+        paths[kind].write_text("\n".join(path_of(r) for r in seq) + "\n")
+    labels = ["base", "current"]
+    running = {}
+    for i, (label, url) in enumerate(zip(labels, (args.base_url, args.url), strict=True)):
+        servers.create_peer_view(url)
+        running[label] = cls(args.port + i, out, url, venv)
+        running[label].name = f"{args.peer}-{label}"
+    conns = [int(c) for c in args.connections.split(",")]
+    rounds = alternate.measure(running, paths, conns, args.reps, args.duration)
+    result = {"peer": args.peer, "urls": [args.base_url, args.url], "kinds": {}}
+    for kind in kinds:
+        summary = alternate.summarize(rounds, kind, labels, conns)
+        result["kinds"][kind] = summary
+        print(f"\n{args.peer} {kind}: {args.base_url} (base) and {args.url} (current)\n")
+        print(alternate.table(summary, labels))
+    result["rounds"] = rounds
+    file = out / f"peer-{args.peer}.json"
+    file.write_text(json.dumps(result, indent=1))
+    print(f"\n{file}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
