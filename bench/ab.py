@@ -11,7 +11,6 @@ reuse one both can read. Same seeded requests, same CPU accounting as `make benc
 """
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,14 +52,9 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     short, tree = checkout(args.base, out)
-    labels = [short, "tree"]
     kinds = args.kinds.split(",")
     ids = sample_ids(args.url, 1) if "site" in kinds else []
-    paths = {}
-    for kind in kinds:
-        paths[kind] = out / f"ab-{kind}.txt"
-        seq = workload.sequence(kind, 5000, 1, ids)
-        paths[kind].write_text("\n".join(workload.yizhan_path(r) for r in seq) + "\n")
+    paths = alternate.request_files(out, "ab", kinds, workload.yizhan_path, ids)
     running = {
         short: servers.Yizhan(args.port, out, args.base_url, code=tree),
         "tree": servers.Yizhan(args.port + 1, out, args.url),
@@ -68,17 +62,8 @@ def main() -> None:
     for label, server in running.items():
         server.name = f"yizhan-ab-{label}"
     conns = [int(c) for c in args.connections.split(",")]
-    rounds = alternate.measure(running, paths, conns, args.reps, args.duration)
-    result = {"base": short, "reps": args.reps, "duration": args.duration, "kinds": {}}
-    for kind in kinds:
-        summary = alternate.summarize(rounds, kind, labels, conns)
-        result["kinds"][kind] = summary
-        print(f"\n{kind} ({workload.KINDS[kind]})\n")
-        print(alternate.table(summary, labels))
-    result["rounds"] = rounds
     file = out / f"ab-{short}.json"
-    file.write_text(json.dumps(result, indent=1))
-    print(f"\n{file}", file=sys.stderr)
+    alternate.run(running, paths, conns, args.reps, args.duration, base=short, file=file)
 
 
 if __name__ == "__main__":

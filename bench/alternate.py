@@ -8,12 +8,39 @@ request (bench/cpu.py), which drift does not change. Used by bench/sizes.py (two
 sizes) and bench/ab.py (two versions of the code).
 """
 
+import json
 import statistics
 import sys
 from pathlib import Path
 
-from bench import cpu
+from bench import cpu, workload
 from bench.run import wrk
+
+
+def request_files(out: Path, prefix: str, kinds: list[str], path_of, ids: list[int]) -> dict:
+    """kind -> a file of 5,000 seeded request paths (workload.sequence, seed 1) for wrk."""
+    paths = {}
+    for kind in kinds:
+        paths[kind] = out / f"{prefix}-{kind}.txt"
+        seq = workload.sequence(kind, 5000, 1, ids)
+        paths[kind].write_text("\n".join(path_of(r) for r in seq) + "\n")
+    return paths
+
+
+def run(running: dict, paths: dict, conns: list[int], reps: int, duration: float, **meta):
+    """measure, then per kind a table on stdout; all in JSON at meta["file"]."""
+    labels = list(running)
+    rounds = measure(running, paths, conns, reps, duration)
+    file = meta.pop("file")
+    result = {**meta, "reps": reps, "duration": duration, "kinds": {}}
+    for kind in paths:
+        summary = summarize(rounds, kind, labels, conns)
+        result["kinds"][kind] = summary
+        print(f"\n{kind} ({workload.KINDS[kind]}): {' against '.join(labels)}\n")
+        print(table(summary, labels))
+    result["rounds"] = rounds
+    file.write_text(json.dumps(result, indent=1))
+    print(f"\n{file}", file=sys.stderr)
 
 
 def measure(

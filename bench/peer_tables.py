@@ -11,7 +11,6 @@ in turn (bench/alternate.py), so the report can quote both ratios.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -43,29 +42,18 @@ def main() -> None:
     venv = servers.ensure_venv(out, args.peer, HERE / f"requirements-{args.peer}.txt")
     kinds = args.kinds.split(",")
     ids = sample_ids(args.url, 1) if "site" in kinds else []
-    paths = {}
-    for kind in kinds:
-        paths[kind] = out / f"peer-{args.peer}-{kind}.txt"
-        seq = workload.sequence(kind, 5000, 1, ids)
-        paths[kind].write_text("\n".join(path_of(r) for r in seq) + "\n")
-    labels = ["base", "current"]
+    paths = alternate.request_files(out, f"peer-{args.peer}", kinds, path_of, ids)
     running = {}
-    for i, (label, url) in enumerate(zip(labels, (args.base_url, args.url), strict=True)):
+    for i, (label, url) in enumerate((("base", args.base_url), ("current", args.url))):
         servers.create_peer_view(url)
         running[label] = cls(args.port + i, out, url, venv)
         running[label].name = f"{args.peer}-{label}"
     conns = [int(c) for c in args.connections.split(",")]
-    rounds = alternate.measure(running, paths, conns, args.reps, args.duration)
-    result = {"peer": args.peer, "urls": [args.base_url, args.url], "kinds": {}}
-    for kind in kinds:
-        summary = alternate.summarize(rounds, kind, labels, conns)
-        result["kinds"][kind] = summary
-        print(f"\n{args.peer} {kind}: {args.base_url} (base) and {args.url} (current)\n")
-        print(alternate.table(summary, labels))
-    result["rounds"] = rounds
     file = out / f"peer-{args.peer}.json"
-    file.write_text(json.dumps(result, indent=1))
-    print(f"\n{file}", file=sys.stderr)
+    urls = [args.base_url, args.url]
+    alternate.run(
+        running, paths, conns, args.reps, args.duration, peer=args.peer, urls=urls, file=file
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ speed drifts; here both sizes are served at once and measured in alternation
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -36,9 +35,7 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     labels = [size_label(int(args.small)), size_label(int(args.large))]
-    paths = out / f"sizes-{args.kind}.txt"
-    seq = workload.sequence(args.kind, 5000, 1, [])
-    paths.write_text("\n".join(workload.yizhan_path(r) for r in seq) + "\n")
+    paths = alternate.request_files(out, "sizes", [args.kind], workload.yizhan_path, [])
     urls = {}
     for label, size in zip(labels, (int(args.small), int(args.large)), strict=True):
         urls[label] = default_url(size)
@@ -50,14 +47,8 @@ def main() -> None:
     for label, server in running.items():
         server.name = f"yizhan-{label}"
     conns = [int(c) for c in args.connections.split(",")]
-    rounds = alternate.measure(running, {args.kind: paths}, conns, args.reps, args.duration)
-    summary = alternate.summarize(rounds, args.kind, labels, conns)
-    result = {"kind": args.kind, "sizes": labels, "reps": args.reps, "duration": args.duration}
-    result.update(summary=summary, rounds=rounds)
     file = out / f"sizes-{labels[0]}-{labels[1]}-{args.kind}.json"
-    file.write_text(json.dumps(result, indent=1))
-    print(alternate.table(summary, labels))
-    print(f"\n{file}", file=sys.stderr)
+    alternate.run(running, paths, conns, args.reps, args.duration, sizes=labels, file=file)
 
 
 if __name__ == "__main__":
