@@ -142,7 +142,8 @@ class Site(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)
     deleted_at: Mapped[datetime | None]
-    # The site's public JSON but for org and location (schema/versions/0011_site_documents.py).
+    # The site's public JSON but for org and location, its object left open: no closing brace
+    # (schema/versions/0011_site_documents.py). geometry_doc: its GeoJSON Point, 7 decimals.
     doc: Mapped[str] = mapped_column(
         sa.Computed(
             "site_document(id, kind, name, name_en, external_id, address, amenities, "
