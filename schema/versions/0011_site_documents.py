@@ -95,12 +95,11 @@ def upgrade() -> None:
         """
     )
     columns = ", ".join(name for name, _ in ARGUMENTS)
+    # One statement, so the table is rewritten once.
     op.execute(
         f"ALTER TABLE sites ADD COLUMN doc text NOT NULL "
-        f"GENERATED ALWAYS AS (site_document({columns})) STORED"
-    )
-    op.execute(
-        "ALTER TABLE sites ADD COLUMN geometry_doc text NOT NULL "
+        f"GENERATED ALWAYS AS (site_document({columns})) STORED, "
+        "ADD COLUMN geometry_doc text NOT NULL "
         "GENERATED ALWAYS AS (geometry_document(geom)) STORED"
     )
     op.execute(
