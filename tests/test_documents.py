@@ -212,3 +212,11 @@ def test_geojson_pages_from_postgresql_equal_those_built_in_python(conn, client,
     ogc = client.get("/ogc/collections/sites/items?bbox=121.0,29.5,123.0,30.5&limit=100").json
     assert ogc["features"] == stored
     assert ogc["numberReturned"] == len(stored)
+
+
+def test_the_writers_float_settings_do_not_change_coordinates(conn, make_site):
+    """A generated column must not depend on the session that writes the row."""
+    conn.execute(sa.text("SET LOCAL extra_float_digits = -10"))  # float8 text: 5 digits
+    site_id = make_site(30.0176123, 122.1069456)
+    text = conn.scalar(sa.text("SELECT geometry_doc FROM sites WHERE id = :id"), {"id": site_id})
+    assert text == '{"type":"Point","coordinates":[122.1069456,30.0176123]}'

@@ -19,9 +19,10 @@ documents to a rendering of the columns by Python, byte for byte. `updated_at` i
 as serialize.rfc3339 writes it: to the second (cut, not rounded), in the site's zone, with
 its offset (seconds only where the offset has them, before ~1900).
 
-A generated column's function must be IMMUTABLE. `site_document` is, in effect: what it
-reads (to_json of text, to_char of a timestamp with a numeric pattern) depends on no setting;
-a time zone's rules changing for past instants would leave old documents as they were.
+A generated column's function must be IMMUTABLE. These are, in effect: what they use
+(to_json of text, to_char of a timestamp with a numeric pattern, numeric text) depends on no
+setting; a time zone's rules changing for past instants would leave old documents as they
+were.
 
 A per-row trigger was tried first: it made COPY of 1e6 synthetic sites take 307 s instead
 of 111 s (PL/pgSQL and a query per row, and no batched inserts under a BEFORE ROW
@@ -84,10 +85,12 @@ def upgrade() -> None:
         -- Coordinates to 7 decimals, half away from zero, of the point's 15 significant
         -- digits (a double's cast to numeric): 30.12345675 is written 30.1234568. Every
         -- answer in WGS-84 takes its coordinates from here (service/sites/serialize.py).
+        -- Written as numeric, trailing zeros trimmed: a float8's text would depend on the
+        -- writer's extra_float_digits, and a generated column must not.
         CREATE FUNCTION geometry_document(geom geometry) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        RETURN '{{"type":"Point","coordinates":[' || round(ST_X(geom)::numeric, 7)::float8
-            || ',' || round(ST_Y(geom)::numeric, 7)::float8 || ']}}';
+        RETURN '{{"type":"Point","coordinates":[' || trim_scale(round(ST_X(geom)::numeric, 7))
+            || ',' || trim_scale(round(ST_Y(geom)::numeric, 7)) || ']}}';
 
         CREATE FUNCTION org_document(code text, name text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
