@@ -54,11 +54,7 @@ def main() -> None:
     ap.add_argument("--base-size", type=float, help="load BASE_URL with the base's code first")
     ap.add_argument("--url", default=default_url(1_000_000), help="the one the tree serves")
     ap.add_argument("--kinds", default="bbox,nearby-2")
-    ap.add_argument("--connections", default="4")
-    ap.add_argument("--duration", type=float, default=4)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--port", type=int, default=8785)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    alternate.add_arguments(ap, reps=5, port=8785)
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -72,11 +68,8 @@ def main() -> None:
         short: servers.Yizhan(args.port, out, args.base_url, code=tree),
         "tree": servers.Yizhan(args.port + 1, out, args.url),
     }
-    for label, server in running.items():
-        server.name = f"yizhan-ab-{label}"
-    conns = [int(c) for c in args.connections.split(",")]
     file = out / f"ab-{short}.json"
-    alternate.run(running, paths, conns, args.reps, args.duration, base=short, file=file)
+    alternate.run(running, paths, args, "yizhan-ab", base=short, file=file)
 
 
 if __name__ == "__main__":

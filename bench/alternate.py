@@ -17,6 +17,17 @@ from bench import cpu, workload
 from bench.run import wrk
 
 
+def add_arguments(ap, reps: int, port: int, connections: str = "4") -> None:
+    """The options every alternated run takes: rounds, their length, connections, port, out."""
+    ap.add_argument("--connections", default=connections)
+    ap.add_argument("--duration", type=float, default=4)
+    ap.add_argument("--reps", type=int, default=reps)
+    ap.add_argument("--port", type=int, default=port)
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "bench-out"
+    )
+
+
 def request_files(out: Path, prefix: str, kinds: list[str], path_of, ids: list[int]) -> dict:
     """kind -> a file of 5,000 seeded request paths (workload.sequence, seed 1) for wrk."""
     paths = {}
@@ -27,9 +38,14 @@ def request_files(out: Path, prefix: str, kinds: list[str], path_of, ids: list[i
     return paths
 
 
-def run(running: dict, paths: dict, conns: list[int], reps: int, duration: float, **meta):
-    """measure, then per kind a table on stdout; all in JSON at meta["file"]."""
+def run(running: dict, paths: dict, args, prefix: str, **meta):
+    """Name the servers `prefix-label`, measure with the options of add_arguments, then per
+    kind a table on stdout; all in JSON at meta["file"]."""
     labels = list(running)
+    for label, server in running.items():
+        server.name = f"{prefix}-{label}"
+    conns = [int(c) for c in args.connections.split(",")]
+    reps, duration = args.reps, args.duration
     rounds = measure(running, paths, conns, reps, duration)
     file = meta.pop("file")
     result = {**meta, "reps": reps, "duration": duration, "kinds": {}}

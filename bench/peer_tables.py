@@ -30,11 +30,7 @@ def main() -> None:
     ap.add_argument("--url", default=default_url(1_000_000))
     ap.add_argument("--peer", default="pygeoapi", choices=sorted(PEERS))
     ap.add_argument("--kinds", default="bbox")
-    ap.add_argument("--connections", default="4")
-    ap.add_argument("--duration", type=float, default=4)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--port", type=int, default=8795)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    alternate.add_arguments(ap, reps=5, port=8795)
     args = ap.parse_args()
     out = args.out
     cls, path_of = PEERS[args.peer]
@@ -47,13 +43,9 @@ def main() -> None:
     for i, (label, url) in enumerate((("base", args.base_url), ("current", args.url))):
         servers.create_peer_view(url)
         running[label] = cls(args.port + i, out, url, venv)
-        running[label].name = f"{args.peer}-{label}"
-    conns = [int(c) for c in args.connections.split(",")]
     file = out / f"peer-{args.peer}.json"
     urls = [args.base_url, args.url]
-    alternate.run(
-        running, paths, conns, args.reps, args.duration, peer=args.peer, urls=urls, file=file
-    )
+    alternate.run(running, paths, args, args.peer, peer=args.peer, urls=urls, file=file)
 
 
 if __name__ == "__main__":

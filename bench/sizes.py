@@ -26,11 +26,7 @@ def main() -> None:
     ap.add_argument("--small", type=float, default=1e5)
     ap.add_argument("--large", type=float, default=1e7)
     ap.add_argument("--kind", default="nearby-2", choices=sorted(workload.KINDS))
-    ap.add_argument("--connections", default="2,4")
-    ap.add_argument("--duration", type=float, default=4)
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--port", type=int, default=8775)
-    ap.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    alternate.add_arguments(ap, reps=7, port=8775, connections="2,4")
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -44,11 +40,8 @@ def main() -> None:
         label: servers.Yizhan(args.port + i, out, url)
         for i, (label, url) in enumerate(urls.items())
     }
-    for label, server in running.items():
-        server.name = f"yizhan-{label}"
-    conns = [int(c) for c in args.connections.split(",")]
     file = out / f"sizes-{labels[0]}-{labels[1]}-{args.kind}.json"
-    alternate.run(running, paths, conns, args.reps, args.duration, sizes=labels, file=file)
+    alternate.run(running, paths, args, "yizhan", sizes=labels, file=file)
 
 
 if __name__ == "__main__":
