@@ -63,7 +63,8 @@ bench-sizes: install
 	$(PY) bench/sizes.py $(BENCH_ARGS)
 
 # An earlier commit (BASE) against the working tree, in alternation (bench/ab.py): BASE serves
-# BASE_URL, a database at the schema its code expects; the tree serves the 1e6 database.
+# BASE_URL, a database at the schema its code expects (BENCH_ARGS=--base-size=1e6 loads it
+# with BASE's code); the tree serves the 1e6 database.
 bench-ab: install
 	scripts/ensure-postgres.sh
 	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk

@@ -1,9 +1,9 @@
 """Each site keeps its public JSON beside its row: lists send stored text, not 20 columns.
 
-A GeoJSON page of ~245 sites spent ~20 us a site in Python (psycopg2 parsing 20 columns,
-a dict, a timestamp in the site's zone, orjson) and ~11 us in PostgreSQL (20 output
-functions): 8.4 ms of CPU a request at 1e6 sites, against 0.5 ms for the framework. Sites
-change rarely and are read often, so each keeps its representation, as compact JSON text:
+A GeoJSON page of ~245 sites cost 8.4 ms of CPU at 1e6 sites (docs/benchmarks.md, 06:45
+section): 5.3 ms in the workers, most of it building each feature from 20 columns (a dict, a
+timestamp in the site's zone, orjson), and 2.8 ms in PostgreSQL; /healthz costs 0.5 ms.
+Sites change rarely and are read often, so each keeps its representation, as compact JSON:
 
 - `sites.doc`: the Site of API.md without `org` and `location`, a generated column (kept on
   every write path, COPY included, with no trigger). It is left open (no closing brace):
@@ -24,9 +24,9 @@ A generated column's function must be IMMUTABLE. These are, in effect: what they
 setting; a time zone's rules changing for past instants would leave old documents as they
 were.
 
-A per-row trigger was tried first: it made COPY of 1e6 synthetic sites take 307 s instead
-of 111 s (PL/pgSQL and a query per row, and no batched inserts under a BEFORE ROW
-trigger). Adding the columns rewrites `sites` once, under an exclusive lock.
+A per-row trigger was tried first: it made loading 1e6 synthetic sites take 307 s instead
+of 112 s (PL/pgSQL and a query per row, and no batched inserts under a BEFORE ROW trigger).
+Adding the columns rewrites `sites` once, under an exclusive lock: 55 s at 1e6 sites.
 
 Revision ID: 0011
 Revises: 0010

@@ -116,6 +116,7 @@ class Sites(MethodView):
             bbox = _bbox_to_wgs84(bbox, args["crs"])
         after_id = keyset_after(args)
         geojson = _wants_geojson(args)
+        whole = geojson and args["crs"] == "wgs84"  # Features made whole by PostgreSQL
         with db.reading() as conn:
             search = search_filters(args, conn, at)
             frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))
@@ -127,7 +128,7 @@ class Sites(MethodView):
                 args.get("updated_since"),
                 after_id,
                 selective=filters.is_selective(search, frequencies),
-                features=geojson and args["crs"] == "wgs84",  # made whole by PostgreSQL
+                features=whole,
             )
         page, more = rows[: args["limit"]], len(rows) > args["limit"]
         next_url = None
@@ -138,7 +139,7 @@ class Sites(MethodView):
             body = {
                 "type": "FeatureCollection",
                 "features": serialize.features(page)
-                if args["crs"] == "wgs84"
+                if whole
                 else [serialize.feature(r, args["crs"]) for r in page],
                 "links": [{"rel": "next", "href": next_url, "type": GEOJSON}] if next_url else [],
                 "next": next_url,
