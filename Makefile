@@ -9,7 +9,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
 export PORT
 
-.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes bench-ab \
+.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes bench-ab bench-servers \
 	fuzz fuzz-contract fuzz-properties fuzz-atheris
 
 SIZE ?= 1e6
@@ -69,6 +69,15 @@ bench-ab: install
 	scripts/ensure-postgres.sh
 	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
 	$(PY) bench/ab.py --base $(BASE) --base-url $(BASE_URL) $(BENCH_ARGS)
+
+# The same app under gunicorn (`yizhan serve`) and under granian, in alternation
+# (bench/http_servers.py): how much of a request's CPU is the HTTP server. Installs the
+# pinned granian into bench-out/granian-lib. BENCH_ARGS="--keep-alive off" for one
+# connection per request on both.
+bench-servers: install
+	scripts/ensure-postgres.sh
+	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
+	$(PY) bench/http_servers.py $(BENCH_ARGS)
 
 # CI's form of `make bench` (.ci/run): 1e5 sites, 2 s per measurement, 1 repetition, 4
 # connections, floors and peers included. Writes bench-out/report-1e5-quick.md.
