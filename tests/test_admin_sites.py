@@ -128,8 +128,7 @@ def test_mass_assignment_is_422_and_writes_nothing(client, conn, editor, field):
         ({"location": {"lat": 91, "lon": 120}}, "location.lat"),
         ({"star_rating": 6}, "star_rating"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"org": "zj.hz"}, "org"),  # a sibling of the caller's org
-        ({"org": "zj.nb.nowhere"}, "org"),
+        ({"org": "zj.nb.nowhere"}, "org"),  # inside the caller's subtree, but no such org
     ],
 )
 def test_invalid_bodies_are_422_naming_the_field(client, conn, editor, overrides, field):
@@ -137,6 +136,17 @@ def test_invalid_bodies_are_422_naming_the_field(client, conn, editor, overrides
     r = create(client, editor, **overrides)
     assert r.status_code == 422, r.json
     assert field in r.json["errors"]
+    assert count(conn, "sites") == before
+
+
+@pytest.mark.parametrize("org", ["zj.hz", "zj.hz.nowhere", "zj.nbx"])
+def test_an_org_outside_the_subtree_is_403_whether_or_not_it_exists(client, conn, editor, org):
+    """API.md: acting outside your subtree is a 403 (it was a 422, as if the body were
+    malformed); checked before the org is looked up, so it tells nothing of what exists."""
+    before = count(conn, "sites")
+    r = create(client, editor, org=org)
+    assert r.status_code == 403, r.json
+    assert r.json["detail"] == f"{org} is not in your org subtree."
     assert count(conn, "sites") == before
 
 
@@ -249,12 +259,12 @@ MATRIX = [
     # role, relation, POST into org, PATCH, DELETE, GET history, import, triage a report
     ("admin", "own", 201, 200, 204, 200, 200, 200),
     ("admin", "child", 201, 200, 204, 200, 200, 200),
-    ("admin", "sibling", 422, 403, 403, 404, 403, 404),
-    ("admin", "parent", 422, 403, 403, 404, 403, 404),
+    ("admin", "sibling", 403, 403, 403, 404, 403, 404),
+    ("admin", "parent", 403, 403, 403, 404, 403, 404),
     ("editor", "own", 201, 200, 204, 200, 200, 200),
     ("editor", "child", 201, 200, 204, 200, 200, 200),
-    ("editor", "sibling", 422, 403, 403, 404, 403, 404),
-    ("editor", "parent", 422, 403, 403, 404, 403, 404),
+    ("editor", "sibling", 403, 403, 403, 404, 403, 404),
+    ("editor", "parent", 403, 403, 403, 404, 403, 404),
     ("viewer", "own", 403, 403, 403, 200, 403, 403),
     ("viewer", "child", 403, 403, 403, 200, 403, 403),
     ("viewer", "sibling", 403, 403, 403, 404, 403, 403),
@@ -330,3 +340,21 @@ def test_nul_characters_are_422_not_a_server_error(client, conn, editor):
     r = create(client, editor, name="驿站\u0000")
     assert r.status_code == 422 and "name" in r.json["errors"]
     assert count(conn, "sites") == before
+
+
+def test_moving_a_site_out_of_the_subtree_is_403_and_changes_nothing(
+    client, conn, editor, make_site
+):
+    site_id = make_site(29.9, 121.6, org="zj.nb")
+    version = conn.scalar(sa.text("SELECT version FROM sites WHERE id = :i"), {"i": site_id})
+    headers = {**editor, "If-Match": f'"{site_id}-{version}"'}
+    r = client.patch(f"/v1/sites/{site_id}", json={"org": "zj.hz"}, headers=headers)
+    assert r.status_code == 403, r.json
+    org = conn.scalar(
+        sa.text("SELECT o.code::text FROM sites s JOIN orgs o ON o.id = s.org_id WHERE s.id = :i"),
+        {"i": site_id},
+    )
+    assert org == "zj.nb"
+    assert (
+        conn.scalar(sa.text("SELECT version FROM sites WHERE id = :i"), {"i": site_id}) == version
+    )

@@ -18,8 +18,8 @@ def test_list_is_the_callers_subtree(client, bearer):
         ("admin", "zj.nb.newdistrict", 201),
         ("admin", "zj.nb.zh.newstreet", 201),
         ("admin", "zj.nb", 422),  # not below: itself
-        ("admin", "zj.hz.newdistrict", 422),  # a sibling's subtree
-        ("admin", "zj.nbx", 422),  # a prefix trick, not a child
+        ("admin", "zj.hz.newdistrict", 403),  # a sibling's subtree
+        ("admin", "zj.nbx", 403),  # a prefix trick, not a child
         ("admin", "zj.nb.missing.child", 422),  # parent does not exist
         ("admin", "zj.nb.zh", 409),  # exists
         ("admin", "Bad Code", 422),

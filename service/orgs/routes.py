@@ -62,7 +62,9 @@ class Orgs(MethodView):
     def post(self, data):
         """Create an org below yours (its parent must exist)."""
         me, code = auth.principal(), data["code"]
-        if not (me.covers(code) and code != me.org_code):
+        if not me.covers(code):  # outside the caller's subtree: 403, as every write there
+            abort(403, message=f"{code} is not in your org subtree.")
+        if code == me.org_code:
             abort(422, messages={"json": {"code": [f"Must be below your org {me.org_code}."]}})
         parent = code.rsplit(".", 1)[0]
         with db.writing() as conn:

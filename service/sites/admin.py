@@ -113,9 +113,11 @@ def _settings() -> tuple[int, str]:
 
 
 def _org_id(conn, code: str) -> int:
-    """The id of an org the caller may write to, or a 422 naming `org`."""
+    """The id of an org the caller may write to: 403 outside the caller's subtree (API.md:
+    acting outside it is a 403, whether or not the org exists), 422 naming `org` when no
+    such org exists inside it."""
     if not auth.principal().covers(code):
-        abort(422, messages={"json": {"org": [f"{code} is not in your org subtree."]}})
+        abort(403, message=f"{code} is not in your org subtree.")
     org_id = conn.scalar(sa.select(Org.id).where(Org.code == code))
     if org_id is None:
         abort(422, messages={"json": {"org": [f"No org {code}."]}})
