@@ -203,12 +203,65 @@ def capture(app, url: str) -> list[tuple[str, tuple | dict]]:
         ("/v1/amenities", 1),
         ("/v1/tiles/14/13720/6694.mvt", 1),
         ("/v1/tiles/14/13720/6694.mvt?open_now=true", 1),
+        ("/v1/sites?bbox=121.4,31.2,121.5,31.3&f=geojson", 1),
+        ("/v1/sites?bbox=121.4,31.2,121.5,31.3&crs=gcj02", 1),
+        ("/v1/sites?q=shanghai&limit=5", 1),
+        ("/v1/sites/1?crs=bd09", 1),
+        ("/v1/sites/nearby?lat=31.23&lon=121.47&crs=gcj02&kind=station", 1),
+        ("/ogc", 0),
+        ("/ogc/conformance", 0),
+        ("/ogc/collections", 0),
+        ("/ogc/collections/sites", 0),
+        ("/ogc/collections/sites/items?bbox=121.4,31.2,121.5,31.3", 1),
+        ("/ogc/collections/sites/items/1", 1),
+        ("/healthz", 0),
+        ("/readyz", 3),  # the schema's presence and version, the hours horizon
     ],
 )
 def test_statements_per_request_once_warm(big_app, url, expected):
     capture(big_app, url)  # warm: prepares statements, fills the horizon/frequency caches
     statements = capture(big_app, url)
     assert len(statements) == expected, [s for s, _ in statements]
+
+
+def test_statements_of_the_change_feed(big_app, big_url):
+    """A first call: a fresh snapshot, its cap, the first page; a snapshot page: the page; a
+    call with `since`: a fresh snapshot, its cap, the log since, and the sites it names, if
+    any (a poll with nothing new sends no fourth statement)."""
+    first = big_app.test_client().get("/v1/changes").json
+    assert len(capture(big_app, "/v1/changes")) == 3
+    snapshot_page = first["next"].split("/v1/changes", 1)[1]
+    capture(big_app, "/v1/changes" + snapshot_page)
+    assert len(capture(big_app, "/v1/changes" + snapshot_page)) == 1
+    since = "/v1/changes?since=" + first["next_cursor"]
+    capture(big_app, since)
+    assert len(capture(big_app, since)) == 3
+    engine = make_engine(big_url, pool_size=1, statement_timeout_ms=0)
+    try:
+        with engine.begin() as conn:  # a change the feed reports: the log names site 1
+            conn.execute(sa.text("UPDATE sites SET version = version WHERE id = 1"))
+    finally:
+        engine.dispose()
+    statements = capture(big_app, since)
+    assert len(statements) == 4, [s for s, _ in statements]
+    assert big_app.test_client().get(since).json["items"][0]["id"] == 1
+
+
+def test_a_rider_report_is_one_statement(big_app):
+    engine = big_app.extensions["yizhan.db"]["primary"]
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    body = {"category": "other", "comment": "statement count"}
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = big_app.test_client().post("/v1/sites/1/reports", json=body)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert len(seen) == 1 and seen[0].startswith("INSERT INTO reports"), seen
 
 
 @pytest.mark.parametrize("search", FILTERS[:3], ids=["none", "2-amenities-open", "absent"])

@@ -104,7 +104,8 @@ class Changes(MethodView):
     def _changes(conn, position: dict, limit: int, crs: str):
         rows = queries.changes_after(conn, position["x"], position["s"], limit)
         page, more = rows[:limit], len(rows) > limit
-        states = queries.sites(conn, sorted({r.site_id for r in page}))
+        # An empty page (a poll with nothing new, the usual answer) needs no sites.
+        states = queries.sites(conn, sorted({r.site_id for r in page})) if page else {}
         latest = {r.site_id: i for i, r in enumerate(page)}  # last change per site wins
         items = []
         for i, row in enumerate(page):
