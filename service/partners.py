@@ -6,11 +6,13 @@ never admin credentials: they only raise the quota of public endpoints. Public e
 allow any origin (without credentials); admin endpoints send no CORS headers at all.
 """
 
+import atexit
 import hashlib
 import logging
 import secrets
 import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,7 +98,12 @@ def _lookup(key: str) -> Partner | None:
 
 
 class Usage:
-    """Requests per key and day, added up in memory and flushed to the database."""
+    """Requests per key and day, added up in memory and flushed to the database.
+
+    A flush the database does not take (down, or too slow: an OperationalError) keeps its
+    counts for the next one, and the request that triggered it is served all the same; a
+    worker that exits flushes what it still holds (init_app registers that).
+    """
 
     def __init__(self) -> None:
         self.pending: Counter[tuple[int, str]] = Counter()
@@ -108,15 +115,30 @@ class Usage:
         with self.lock:
             self.pending[(key_id, day)] += 1
             due = time.monotonic() - self.flushed_at >= current_app.config["USAGE_FLUSH_SECONDS"]
-            batch = dict(self.pending) if due else None
-            if due:
-                self.pending.clear()
-                self.flushed_at = time.monotonic()
-        if batch:
-            self._flush(batch)
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending counts (in an app context); on failure, keep them."""
+        with self.lock:
+            batch = dict(self.pending)
+            self.pending.clear()
+            self.flushed_at = time.monotonic()
+        if not batch:
+            return
+        try:
+            self._write(batch)
+        except sa.exc.OperationalError as exc:
+            logger.warning(
+                "partner usage kept for the next flush: %s (%d keys)",
+                exc.__class__.__name__,
+                len(batch),
+            )
+            with self.lock:
+                self.pending.update(batch)
 
     @staticmethod
-    def _flush(batch: dict) -> None:
+    def _write(batch: dict) -> None:
         rows = [{"key_id": k, "day": d, "n": n} for (k, d), n in batch.items()]
         with db.writing() as conn:
             conn.execute(
@@ -127,6 +149,18 @@ class Usage:
                 ),
                 rows,
             )
+
+
+def _flush_at_exit(app_ref: weakref.ref) -> None:
+    app = app_ref()
+    if app is None or not app.extensions["yizhan.usage"].pending:
+        return
+    usage = app.extensions["yizhan.usage"]
+    try:
+        with app.app_context():
+            usage.flush()
+    except Exception as exc:  # the interpreter is going away: log, never raise
+        logger.warning("partner usage lost at exit: %s", exc.__class__.__name__)
 
 
 def _is_public() -> bool:
@@ -187,5 +221,8 @@ def _cors(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     app.extensions["yizhan.usage"] = Usage()
+    # A worker recycled or stopped flushes what it holds (a weak reference: registering
+    # must not keep every app ever built alive, as the tests build many).
+    atexit.register(_flush_at_exit, weakref.ref(app))
     app.before_request(_gate)
     app.after_request(_cors)

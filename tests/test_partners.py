@@ -1,15 +1,19 @@
 """Partner keys, quotas (memory and Redis), trusted proxies and CORS."""
 
 import os
+import subprocess
+import sys
 import uuid
+import weakref
 
+import psycopg2
 import pytest
 import redis
 import sqlalchemy as sa
 
 from service import create_app, partners
 from service.config import TestConfig
-from service.extensions import db
+from service.extensions import db, make_engine
 from tests.conftest import FROZEN_NOW
 
 NEARBY = "/v1/sites/nearby?lat=30.0176&lon=122.1069"
@@ -166,3 +170,84 @@ def test_redis_counters_are_shared_between_instances(make_app):
 def test_an_unreachable_redis_does_not_take_reads_down(make_app):
     client = make_app(ANON_PER_MINUTE=1, REDIS_URL="redis://127.0.0.1:1/0")
     assert [client.get(NEARBY).status_code for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.fixture()
+def committed_key(database_url):
+    """A partner key the server's own connections see (committed), deleted afterwards."""
+    engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
+    with engine.begin() as conn:
+        key_id, token = key(conn)
+    try:
+        yield key_id, token
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM partner_key_usage WHERE key_id = :k"), {"k": key_id})
+            conn.execute(sa.text("DELETE FROM partner_keys WHERE id = :k"), {"k": key_id})
+        engine.dispose()
+
+
+def usage_of(database_url, key_id) -> int | None:
+    with psycopg2.connect(database_url) as reader, reader.cursor() as cur:
+        cur.execute("SELECT sum(requests) FROM partner_key_usage WHERE key_id = %s", (key_id,))
+        return cur.fetchone()[0]
+
+
+def test_counts_the_database_does_not_take_are_kept_for_the_next_flush(database_url, committed_key):
+    key_id, token = committed_key
+    app = create_app(
+        type(
+            "Cfg",
+            (TestConfig,),
+            {
+                "DATABASE_URL": database_url,
+                "USAGE_FLUSH_SECONDS": 0,
+                "DB_STATEMENT_TIMEOUT_MS": 300,
+            },
+        )
+    )
+    client, headers = app.test_client(), {"X-API-Key": token}
+    try:
+        assert client.get(NEARBY, headers=headers).status_code == 200
+        assert usage_of(database_url, key_id) == 1
+        holder = psycopg2.connect(database_url)  # writes to the usage table wait, then time out
+        try:
+            with holder.cursor() as cur:
+                cur.execute("LOCK TABLE partner_key_usage IN EXCLUSIVE MODE")
+            # The reads are served; their counts wait in the worker.
+            assert [client.get(NEARBY, headers=headers).status_code for _ in range(2)] == [200] * 2
+            assert app.extensions["yizhan.usage"].pending
+        finally:
+            holder.rollback()
+            holder.close()
+        assert client.get(NEARBY, headers=headers).status_code == 200
+        assert usage_of(database_url, key_id) == 4  # none lost
+        assert not app.extensions["yizhan.usage"].pending
+    finally:
+        app.extensions["yizhan.db"]["primary"].dispose()
+
+
+def test_a_worker_flushes_its_counts_when_it_exits(make_app, conn):
+    key_id, token = key(conn)
+    client = make_app(USAGE_FLUSH_SECONDS=3600)
+    for _ in range(3):
+        assert client.get(NEARBY, headers={"X-API-Key": token}).status_code == 200
+    usage = sa.text("SELECT requests FROM partner_key_usage WHERE key_id = :k")
+    assert conn.scalar(usage, {"k": key_id}) is None  # not due yet
+    partners._flush_at_exit(weakref.ref(client.application))  # what atexit calls
+    assert conn.scalar(usage, {"k": key_id}) == 3
+
+
+def test_a_process_that_exits_writes_the_counts_it_held(database_url, committed_key):
+    """The atexit hook itself: a process serves two keyed reads, then ends normally."""
+    key_id, token = committed_key
+    code = (
+        "from service import create_app\n"
+        "client = create_app().test_client()\n"
+        f"headers = {{'X-API-Key': {token!r}}}\n"
+        "for _ in range(2):\n"
+        f"    assert client.get({NEARBY!r}, headers=headers).status_code == 200\n"
+    )
+    env = {**os.environ, "DATABASE_URL": database_url, "USAGE_FLUSH_SECONDS": "3600"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    assert usage_of(database_url, key_id) == 2
