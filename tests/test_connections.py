@@ -6,6 +6,7 @@ while it sat in the pool never reaches a request. These tests use the app's real
 (not the rolled-back test connection) on the session's committed demo data.
 """
 
+import socket
 import time
 
 import psycopg2
@@ -89,3 +90,34 @@ def test_a_busy_connection_is_not_pinged_and_a_lost_one_costs_one_503(app, one_c
     assert r.status_code == 503 and r.mimetype == "application/problem+json"
     assert "Retry-After" in r.headers
     assert client.get(NEARBY).status_code == 200
+
+
+def test_a_silent_database_host_is_noticed_by_tcp_keepalives(app):
+    """The options are on the socket itself (read back with getsockopt): libpq sets them on
+    TCP connections, and a database host that went dark costs a request ~11 s, not the
+    kernel's ~15 minutes of retransmissions."""
+    engine = db_engine(app)
+    assert engine.url.host and not engine.url.host.startswith("/")  # TCP: keepalives apply
+    with engine.connect() as conn:
+        raw = socket.socket(fileno=conn.connection.dbapi_connection.fileno())
+        try:
+            options = {
+                "keepalive": raw.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                "idle": raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                "interval": raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                "count": raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                "user_timeout_ms": raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+            }
+        finally:
+            raw.detach()  # the socket stays libpq's
+    assert options == {
+        "keepalive": 1,
+        "idle": extensions.KEEPALIVE_IDLE_S,
+        "interval": extensions.KEEPALIVE_INTERVAL_S,
+        "count": extensions.KEEPALIVE_COUNT,
+        "user_timeout_ms": extensions.TCP_USER_TIMEOUT_MS,
+    }
+    silent_for = extensions.KEEPALIVE_IDLE_S + extensions.KEEPALIVE_COUNT * (
+        extensions.KEEPALIVE_INTERVAL_S
+    )
+    assert silent_for * 1000 <= extensions.TCP_USER_TIMEOUT_MS <= 15_000
