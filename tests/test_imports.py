@@ -248,3 +248,16 @@ def test_a_huge_report_is_capped(client, app, admin):
     assert r.status_code == 422
     assert len(r.json["errors"]) == 1000
     assert "1101 problems (the first 1000 listed)" in r.json["detail"]
+
+
+def test_the_documented_body_is_in_the_openapi_document_and_its_example_imports(client, bearer):
+    """POST /v1/imports had no documented body: the file's media types are listed now, and
+    the CSV example the document shows is a valid file (as a dry run by an admin above it)."""
+    spec = client.get("/openapi.json").get_json()
+    body = spec["paths"]["/v1/imports"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert set(body["content"]) == {"text/csv", "application/geo+json", "multipart/form-data"}
+    example = body["content"]["text/csv"]["example"]
+    r = post(client, bearer("zj", "admin"), example.encode(), org="zj.zs", dry_run="true")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"created": 1, "updated": 0, "unchanged": 0, "dry_run": True}

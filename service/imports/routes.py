@@ -115,12 +115,57 @@ def _upload() -> tuple[bytes, str]:
     return request.get_data(cache=False), request.mimetype
 
 
+_CSV_EXAMPLE = (
+    "external_id,kind,name,lat,lon,amenities,opening_hours,org\n"
+    'EX-0001,station,定海东门劳动者驿站,30.0180,122.1075,"microwave,water_dispenser",'
+    "Mo-Su 09:00-21:00,zj.zs.dh\n"
+)
+# The body is the file itself (or a multipart upload of it): documented here, as webargs
+# does not read it. Columns and properties: README "Import files", fixtures/import_template.*.
+REQUEST_BODY = {
+    "required": True,
+    "description": "The whole file: one site per CSV row or GeoJSON Point feature, upserted by "
+    "(org, external_id); all or nothing. Fields as in a Site, plus `lat`/`lon` (CSV) and "
+    "`org` (a code in the `org` parameter's subtree; default: that org). Templates: "
+    "fixtures/import_template.csv and .geojson.",
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string", "description": "UTF-8 (a BOM is fine) or GB18030."},
+            "example": _CSV_EXAMPLE,
+        },
+        "application/geo+json": {
+            "schema": {
+                "type": "object",
+                "required": ["type", "features"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "A .csv or .geojson file.",
+                    }
+                },
+            }
+        },
+    },
+}
+
+
 @blp.route("")
 class Imports(MethodView):
     @auth.required("admin", "editor")
     @blp.arguments(ImportArgs, location="query")
     @blp.response(200, ImportResult)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=auth.BEARER, requestBody=REQUEST_BODY)
     def post(self, args):
         """Upsert a CSV or GeoJSON file of sites; dry_run=true reports without writing."""
         me = auth.principal()
