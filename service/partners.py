@@ -97,12 +97,19 @@ def _lookup(key: str) -> Partner | None:
     return partner
 
 
+# The database is down, unreachable or too slow (a cancelled statement, a pool with no
+# connection free): counts wait for the next flush.
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
 class Usage:
     """Requests per key and day, added up in memory and flushed to the database.
 
-    A flush the database does not take (down, or too slow: an OperationalError) keeps its
-    counts for the next one, and the request that triggered it is served all the same; a
-    worker that exits flushes what it still holds (init_app registers that).
+    A flush the database does not take (UNAVAILABLE) keeps its counts for the next one, and
+    the request that triggered it is served all the same; a worker that exits flushes what
+    it still holds (init_app registers that). Any other error of a flush is logged and its
+    counts dropped: accounting must never fail a read, nor retry a batch that can never be
+    written. Counts are at least once: a commit whose answer is lost is written again.
     """
 
     def __init__(self) -> None:
@@ -118,28 +125,39 @@ class Usage:
         if due:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the pending counts (in an app context); on failure, keep them."""
+    def flush(self) -> bool:
+        """Write the pending counts (in an app context); False when they are still pending."""
         with self.lock:
             batch = dict(self.pending)
             self.pending.clear()
             self.flushed_at = time.monotonic()
         if not batch:
-            return
+            return True
         try:
             self._write(batch)
-        except sa.exc.OperationalError as exc:
+        except UNAVAILABLE as exc:
             logger.warning(
                 "partner usage kept for the next flush: %s (%d keys)",
                 exc.__class__.__name__,
                 len(batch),
             )
-            with self.lock:
-                self.pending.update(batch)
+            self._restore(batch)
+            return False
+        except Exception:
+            logger.exception("partner usage dropped: %d keys", len(batch))
+        except BaseException:  # the worker is being stopped: its exit flush will try again
+            self._restore(batch)
+            raise
+        return True
+
+    def _restore(self, batch: dict) -> None:
+        with self.lock:
+            self.pending.update(batch)
 
     @staticmethod
     def _write(batch: dict) -> None:
-        rows = [{"key_id": k, "day": d, "n": n} for (k, d), n in batch.items()]
+        # In key order, so that two workers flushing the same keys cannot deadlock.
+        rows = [{"key_id": k, "day": d, "n": n} for (k, d), n in sorted(batch.items())]
         with db.writing() as conn:
             conn.execute(
                 sa.text(
@@ -158,7 +176,8 @@ def _flush_at_exit(app_ref: weakref.ref) -> None:
     usage = app.extensions["yizhan.usage"]
     try:
         with app.app_context():
-            usage.flush()
+            if not usage.flush():
+                logger.warning("partner usage lost at exit: %d keys", len(usage.pending))
     except Exception as exc:  # the interpreter is going away: log, never raise
         logger.warning("partner usage lost at exit: %s", exc.__class__.__name__)
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import uuid
 import weakref
+from contextlib import closing
 
 import psycopg2
 import pytest
@@ -188,7 +189,7 @@ def committed_key(database_url):
 
 
 def usage_of(database_url, key_id) -> int | None:
-    with psycopg2.connect(database_url) as reader, reader.cursor() as cur:
+    with closing(psycopg2.connect(database_url)) as reader, reader.cursor() as cur:
         cur.execute("SELECT sum(requests) FROM partner_key_usage WHERE key_id = %s", (key_id,))
         return cur.fetchone()[0]
 
@@ -251,3 +252,18 @@ def test_a_process_that_exits_writes_the_counts_it_held(database_url, committed_
     env = {**os.environ, "DATABASE_URL": database_url, "USAGE_FLUSH_SECONDS": "3600"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     assert usage_of(database_url, key_id) == 2
+
+
+def test_a_batch_the_database_can_never_take_is_dropped_not_retried(make_app, conn, caplog):
+    """Another error than an unavailable database (here a key that does not exist, a foreign
+    key violation) is logged and its counts dropped: retrying it would fail every flush."""
+    client = make_app(USAGE_FLUSH_SECONDS=0)
+    usage = client.application.extensions["yizhan.usage"]
+    with client.application.test_request_context():
+        usage.count(2**31 - 1)  # no such key
+    assert not usage.pending
+    assert "partner usage dropped: 1 keys" in caplog.text
+    key_id, token = key(conn)  # the next flush is not held up by it
+    assert client.get(NEARBY, headers={"X-API-Key": token}).status_code == 200
+    requests = sa.text("SELECT requests FROM partner_key_usage WHERE key_id = :k")
+    assert conn.scalar(requests, {"k": key_id}) == 1
