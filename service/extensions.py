@@ -65,18 +65,18 @@ CONNECT_TIMEOUT_S = 3  # libpq's connect_timeout: healthy local connections take
 # worker's whole pool, so the next request reconnects.
 PING_AFTER_IDLE_S = 10.0
 # A database host that goes dark while a statement runs (a network fault, a failover whose
-# old primary vanished) sends no FIN: libpq would wait on the socket for as long as the
-# kernel keeps the connection (~15 min of retransmissions), and the worker with it, until
-# gunicorn's 150 s timeout kills it. TCP keepalives on libpq's side notice a silent peer
-# after KEEPALIVE_IDLE_S + KEEPALIVE_COUNT x KEEPALIVE_INTERVAL_S (11 s): the statement fails,
-# the request is a 503 and the pool reconnects. A live server answers the probes from its
-# kernel, so long statements (imports, up to 120 s) are not cut short; and it answers every
-# request within DB_STATEMENT_TIMEOUT_MS (5 s) anyway. TCP_USER_TIMEOUT does the same for
-# data sent and never acknowledged.
+# old primary vanished) sends no FIN, and the query it was sent is already acknowledged:
+# libpq would wait on the socket for as long as the kernel's default keepalive takes to give
+# up (2 h 11 min), and the worker would hang until gunicorn's 150 s timeout. TCP keepalives
+# on libpq's side notice a silent peer after KEEPALIVE_IDLE_S + KEEPALIVE_COUNT x
+# KEEPALIVE_INTERVAL_S (11 s): the statement fails, the request is a 503 and the pool
+# reconnects. A live server's kernel answers the probes, so long statements (imports, up
+# to 120 s) are not cut short, and a live server answers a read within
+# DB_STATEMENT_TIMEOUT_MS (5 s). Not TCP_USER_TIMEOUT: it would also end a COPY into a
+# backend that stops reading for that long (waiting on a lock), which is not a dead host.
 KEEPALIVE_IDLE_S = 5
 KEEPALIVE_INTERVAL_S = 2
 KEEPALIVE_COUNT = 3
-TCP_USER_TIMEOUT_MS = 11_000
 
 
 def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) -> sa.Engine:
@@ -108,7 +108,6 @@ def make_engine(url: str, pool_size: int = 5, statement_timeout_ms: int = 5000) 
             "keepalives_idle": KEEPALIVE_IDLE_S,
             "keepalives_interval": KEEPALIVE_INTERVAL_S,
             "keepalives_count": KEEPALIVE_COUNT,
-            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
         },
     )
     sa.event.listen(engine.pool, "checkin", _note_checkin)

@@ -94,8 +94,8 @@ def test_a_busy_connection_is_not_pinged_and_a_lost_one_costs_one_503(app, one_c
 
 def test_a_silent_database_host_is_noticed_by_tcp_keepalives(app):
     """The options are on the socket itself (read back with getsockopt): libpq sets them on
-    TCP connections, and a database host that went dark costs a request ~11 s, not the
-    kernel's ~15 minutes of retransmissions."""
+    TCP connections, and a database host that went dark mid-statement costs a request ~11 s,
+    not the kernel's default keepalive time (2 h 11 min)."""
     engine = db_engine(app)
     assert engine.url.host and not engine.url.host.startswith("/")  # TCP: keepalives apply
     with engine.connect() as conn:
@@ -115,9 +115,9 @@ def test_a_silent_database_host_is_noticed_by_tcp_keepalives(app):
         "idle": extensions.KEEPALIVE_IDLE_S,
         "interval": extensions.KEEPALIVE_INTERVAL_S,
         "count": extensions.KEEPALIVE_COUNT,
-        "user_timeout_ms": extensions.TCP_USER_TIMEOUT_MS,
+        "user_timeout_ms": 0,  # not set: it would also end a COPY held up by a lock
     }
-    silent_for = extensions.KEEPALIVE_IDLE_S + extensions.KEEPALIVE_COUNT * (
+    noticed_after = extensions.KEEPALIVE_IDLE_S + extensions.KEEPALIVE_COUNT * (
         extensions.KEEPALIVE_INTERVAL_S
     )
-    assert silent_for * 1000 <= extensions.TCP_USER_TIMEOUT_MS <= 15_000
+    assert noticed_after <= 15  # seconds: well within gunicorn's 150 s worker timeout
