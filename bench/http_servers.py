@@ -4,14 +4,16 @@ as in production) against granian (a Rust HTTP server with a WSGI interface).
     make bench-servers [BENCH_ARGS="--kinds healthz,nearby-2 --reps 5 --keep-alive off"]
 
 Why: CPU per request splits into Yizhan's workers and PostgreSQL (bench/cpu.py), and
-/healthz, which touches nothing, cost ~0.9 ms of a worker's CPU per request under gunicorn
-against ~0.17 ms for the app itself in-process. This measures how much of that is the HTTP
-server. gunicorn's sync workers close every connection, so wrk reconnects for each request;
+/healthz, which touches nothing, cost ~0.85 ms of a worker's CPU per request under gunicorn
+against ~0.22 ms for the app itself in-process (bench/inprocess.py). This measures how much
+of that is the HTTP server. gunicorn's sync workers close every connection, so wrk
+reconnects for each request;
 granian keeps connections open unless `--keep-alive off`, which shows the part that is
 connection reuse. Both serve the 1e6 database (loaded as by make bench), with as many
 workers as `yizhan serve` unless `--granian-workers`; granian runs one thread per worker,
 one request at a time, like a sync worker. Same seeded requests and CPU accounting as
-make bench-ab (bench/alternate.py); JSON and tables in bench-out/http-servers.json.
+make bench-ab (bench/alternate.py); tables on stdout, JSON in
+bench-out/http-servers-keep-alive-on.json (or -off.json).
 """
 
 import argparse
