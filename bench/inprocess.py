@@ -25,13 +25,17 @@ sys.path.insert(0, str(ROOT))
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from bench import workload  # noqa: E402
-from bench.run import default_url, sample_ids  # noqa: E402
 from service import create_app  # noqa: E402
 
 
 def environs(kind: str, n: int, ids: list[int]) -> list[dict]:
+    return environs_of(workload.sequence(kind, n, 1, ids))
+
+
+def environs_of(requests: list[tuple]) -> list[dict]:
+    """WSGI environs of these workload requests, built once (not part of what is timed)."""
     out = []
-    for req in workload.sequence(kind, n, 1, ids):
+    for req in requests:
         path, _, query = workload.yizhan_path(req).partition("?")
         builder = EnvironBuilder(path=path, query_string=query, base_url="http://127.0.0.1")
         out.append(builder.get_environ())
@@ -47,28 +51,48 @@ def call(app, environ: dict) -> None:
         raise RuntimeError(f"{environ['PATH_INFO']}: {statuses[0]} {data[:300]!r}")
 
 
+def measure(app, envs: list[dict], warm: int = 200) -> dict[str, float]:
+    """ms of this process's CPU and of wall time per request over `envs`, after the first
+    `warm` of them once."""
+    for environ in envs[:warm]:
+        call(app, environ)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for environ in envs:
+        call(app, environ)
+    n = len(envs)
+    return {
+        "cpu_ms": (time.process_time() - cpu0) * 1e3 / n,
+        "wall_ms": (time.perf_counter() - wall0) * 1e3 / n,
+    }
+
+
+def app_for(url: str):
+    # Config reads the environment when it is imported (bench.run imported it): set it here.
+    # No quota: the requests come from one address.
+    return create_app({"DATABASE_URL": url, "ANON_PER_MINUTE": 0})
+
+
+def dispose(app) -> None:
+    for engine in {e for e in app.extensions["yizhan.db"].values() if e is not None}:
+        engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kinds", default="healthz,nearby-2,site,bbox,tiles")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--profile", type=int, default=0, help="cProfile's top N; 0: none")
     args = ap.parse_args()
+    from bench.run import default_url, sample_ids  # bench/run.py imports this module
+
     url = os.environ.get("DATABASE_URL") or default_url(1_000_000)
-    # Config reads the environment when it is imported (bench.run imported it): set it here.
-    # No quota: the requests come from one address.
-    app = create_app({"DATABASE_URL": url, "ANON_PER_MINUTE": 0})
+    app = app_for(url)
     kinds = args.kinds.split(",")
     ids = sample_ids(url, 1) if "site" in kinds else []
     for kind in kinds:
         envs = environs(kind, args.requests, ids)
-        for environ in envs[:200]:
-            call(app, environ)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        for environ in envs:
-            call(app, environ)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        n = len(envs)
-        print(f"{kind}: {cpu * 1e3 / n:.3f} ms CPU, {wall * 1e3 / n:.3f} ms wall per request")
+        m = measure(app, envs)
+        print(f"{kind}: {m['cpu_ms']:.3f} ms CPU, {m['wall_ms']:.3f} ms wall per request")
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
@@ -78,6 +102,7 @@ def main() -> None:
             text = io.StringIO()
             pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(args.profile)
             print(text.getvalue())
+    dispose(app)
 
 
 if __name__ == "__main__":

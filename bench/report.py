@@ -305,21 +305,25 @@ def _cpu(info) -> list[str]:
     if not runs:
         return []
     cores = info["machine"]["cpus"]
+    alone = info.get("inprocess", {})
     out = [
         "### Where the CPU goes (ms of CPU per request, one more run at 4 connections)",
         "",
-        "| run | req/s | server workers | PostgreSQL | client | rest (kernel, other) | busy "
-        f"| idle | {cores} cores / busy |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | req/s | server workers | the app in-process | PostgreSQL | client "
+        f"| rest (kernel, other) | busy | idle | {cores} cores / busy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in runs.items():
         ms = cpu.per_request_ms(r)
+        server, kind = name.split(" ", 1)
+        app = alone.get(kind) if server == "yizhan" else None
+        in_process = f"{app['cpu_ms']:.2f}" if app else "-"
         out.append(
-            f"| {name} | {r['rps']:.0f} | {ms['server']:.2f} | {ms['postgresql']:.2f} | "
-            f"{ms['client']:.2f} | {ms['rest']:.2f} | {ms['busy']:.2f} | {ms['idle']:.2f} | "
-            f"{cores * 1000 / ms['busy']:.0f} req/s |"
+            f"| {name} | {r['rps']:.0f} | {ms['server']:.2f} | {in_process} | "
+            f"{ms['postgresql']:.2f} | {ms['client']:.2f} | {ms['rest']:.2f} | "
+            f"{ms['busy']:.2f} | {ms['idle']:.2f} | {cores * 1000 / ms['busy']:.0f} req/s |"
             if ms["busy"]
-            else f"| {name} | {r['rps']:.0f} | - | - | - | - | - | - | - |"
+            else f"| {name} | {r['rps']:.0f} | - | - | - | - | - | - | - | - |"
         )
     return [
         *out,
@@ -328,7 +332,10 @@ def _cpu(info) -> list[str]:
         "PostgreSQL's processes and of the client (wrk, or pgbench for the floor), and the "
         "machine's busy time no process was charged for (softirqs, which deliver loopback TCP, "
         "and anything else running), divided by the requests completed. The last column is the "
-        "throughput at which that much CPU per request would fill every core.",
+        "throughput at which that much CPU per request would fill every core. *The app "
+        "in-process*: the same kind of request through the whole WSGI app in the benchmark's "
+        "own process, one at a time, no HTTP server (bench/inprocess.py); the workers' CPU "
+        "beyond it is the HTTP server's, the sockets' and what sharing the cores costs.",
         "",
     ]
 

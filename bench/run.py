@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import cpu, floors, report, servers, sqlcount, workload  # noqa: E402
+from bench import cpu, floors, inprocess, report, servers, sqlcount, workload  # noqa: E402
 from service.sites import queries  # noqa: E402
 
 SEQUENCE_LENGTH = 5000
@@ -318,6 +318,17 @@ def main() -> None:
 
     t0 = time.monotonic()
     info["sql"] = sqlcount.measure(url, seqs, args.sql_requests)
+    # The app's own CPU per request, without an HTTP server (bench/inprocess.py), for the
+    # kinds of the CPU table: the workers' CPU there minus this is the server's and sockets'.
+    app = inprocess.app_for(url)
+    info["inprocess"] = {
+        kind: inprocess.measure(
+            app, inprocess.environs_of(seqs[kind][: args.sql_requests]), warm=20
+        )
+        for name, kind in CPU_SPLIT
+        if name == "yizhan"
+    }
+    inprocess.dispose(app)
     timings["sql"] = time.monotonic() - t0
 
     t0 = time.monotonic()
