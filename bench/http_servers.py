@@ -51,6 +51,7 @@ class Granian(servers.Yizhan):
     def __init__(self, port, out, url, lib: Path, workers: int, keep_alive: bool) -> None:
         super().__init__(port, out, url)
         self.lib, self.n_workers, self.keep_alive = lib, workers, keep_alive
+        self.expected_workers = workers
 
     def command(self):
         _, env = super().command()
@@ -61,13 +62,6 @@ class Granian(servers.Yizhan):
                "--http1-keep-alive" if self.keep_alive else "--no-http1-keep-alive",
                "service.wsgi:app"]  # fmt: skip
         return cmd, env
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        saved, servers.WORKERS = servers.WORKERS, self.n_workers  # its own worker count
-        try:
-            super().wait_ready(timeout)
-        finally:
-            servers.WORKERS = saved
 
 
 def main() -> None:

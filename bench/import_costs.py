@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import psycopg2
-from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,23 +37,13 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=10_000)
     ap.add_argument("--reps", type=int, default=3, help="runs of each variant; the median")
     args = ap.parse_args()
-    admin = psycopg2.connect(import_rows.URL.rsplit("/", 1)[0] + "/postgres")
-    admin.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {import_rows.DB} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {import_rows.DB} ENCODING 'UTF8' TEMPLATE template0")
-    try:
-        import_rows.run("db", "upgrade")
-        import_rows.run("seed")
+    with import_rows.fresh_database():
         with tempfile.TemporaryDirectory() as tmp:
             csv = Path(tmp) / "rows.csv"
             import_rows.write_csv(csv, args.rows, seed=1)
             seconds, result = import_rows.run("import", str(csv), "--org", "zj")
         print(f"loaded: {result} in {seconds:.1f} s\n")
         measure(args.sample, args.reps)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {import_rows.DB} WITH (FORCE)")
 
 
 def measure(sample: int, reps: int) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -59,18 +60,29 @@ def run(*args: str) -> tuple[float, str]:
     return time.monotonic() - t0, out.stdout.strip().splitlines()[-1]
 
 
+@contextmanager
+def fresh_database():
+    """DB created anew, migrated and seeded with the demo data; dropped when the block ends."""
+    admin = psycopg2.connect(URL.rsplit("/", 1)[0] + "/postgres")
+    admin.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            cur.execute(f"CREATE DATABASE {DB} ENCODING 'UTF8' TEMPLATE template0")
+        run("db", "upgrade")
+        run("seed")
+        yield
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        admin.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     args = ap.parse_args()
-    admin = psycopg2.connect(URL.rsplit("/", 1)[0] + "/postgres")
-    admin.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {DB} ENCODING 'UTF8' TEMPLATE template0")
-    run("db", "upgrade")
-    run("seed")
-    with tempfile.TemporaryDirectory() as tmp:
+    with fresh_database(), tempfile.TemporaryDirectory() as tmp:
         first, second = Path(tmp) / "a.csv", Path(tmp) / "b.csv"
         write_csv(first, args.rows, seed=1)
         write_csv(second, args.rows, seed=1, changed=0.01)
@@ -87,8 +99,6 @@ def main() -> None:
         for name, cmd in steps:
             seconds, result = run(*cmd)
             print(f"| {name} | {seconds:.1f} | {result} |")
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import sqlalchemy as sa  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from bench import workload  # noqa: E402
@@ -72,8 +73,13 @@ def app_for(url: str):
     return create_app({"DATABASE_URL": url, "ANON_PER_MINUTE": 0})
 
 
+def engines(app) -> set[sa.Engine]:
+    """The app's engines (primary, and replica when it has its own)."""
+    return {e for e in app.extensions["yizhan.db"].values() if isinstance(e, sa.Engine)}
+
+
 def dispose(app) -> None:
-    for engine in {e for e in app.extensions["yizhan.db"].values() if e is not None}:
+    for engine in engines(app):
         engine.dispose()
 
 

@@ -77,6 +77,7 @@ class Server:
         raise NotImplementedError
 
     ready_path = "/"
+    expected_workers = WORKERS  # wait_ready waits for this many worker processes
 
     def launch(self) -> None:
         cmd, env = self.command()
@@ -94,7 +95,7 @@ class Server:
                 raise RuntimeError(f"{self.name} exited; see {self.out / self.name}.log")
             try:
                 with urllib.request.urlopen(self.url(self.ready_path), timeout=5) as r:
-                    if r.status == 200 and len(self.workers()) >= WORKERS:
+                    if r.status == 200 and len(self.workers()) >= self.expected_workers:
                         return
             except OSError:
                 pass

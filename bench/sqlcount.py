@@ -13,8 +13,8 @@ from collections import Counter
 
 import sqlalchemy as sa
 
+from bench import inprocess
 from bench.workload import yizhan_path
-from service import create_app
 
 
 class SqlMeter:
@@ -63,9 +63,9 @@ class SqlMeter:
 def measure(url: str, sequences: dict[str, list[tuple]], n: int) -> dict[str, dict]:
     """Per kind, per request over its first n requests: statements, pre-pings and rollbacks
     and their ms, and the whole request's ms (mean and median)."""
-    app = create_app({"DATABASE_URL": url, "ANON_PER_MINUTE": 0})
+    app = inprocess.app_for(url)
     meter = SqlMeter()
-    for engine in {e for e in app.extensions["yizhan.db"].values() if isinstance(e, sa.Engine)}:
+    for engine in inprocess.engines(app):
         meter.attach(engine)
     client = app.test_client()
     results = {}
@@ -96,6 +96,5 @@ def measure(url: str, sequences: dict[str, list[tuple]], n: int) -> dict[str, di
             "median_ms": statistics.median(times) * 1000,
             "top": meter.texts.most_common(3),
         }
-    for engine in {e for e in app.extensions["yizhan.db"].values() if isinstance(e, sa.Engine)}:
-        engine.dispose()
+    inprocess.dispose(app)
     return results
