@@ -46,7 +46,7 @@ def ensure_granian(out: Path) -> Path:
 
 
 class Granian(servers.Yizhan):
-    """service.wsgi:app under granian: `workers` processes of one blocking thread each."""
+    """service.ops.wsgi:app under granian: `workers` processes of one blocking thread each."""
 
     def __init__(self, port, out, url, lib: Path, workers: int, keep_alive: bool) -> None:
         super().__init__(port, out, url)
@@ -60,7 +60,7 @@ class Granian(servers.Yizhan):
                "--host", "127.0.0.1", "--port", str(self.port),
                "--workers", str(self.n_workers), "--blocking-threads", "1", "--access-log",
                "--http1-keep-alive" if self.keep_alive else "--no-http1-keep-alive",
-               "service.wsgi:app"]  # fmt: skip
+               "service.ops.wsgi:app"]  # fmt: skip
         return cmd, env
 
 

@@ -1,4 +1,4 @@
-"""Fuzz the map datum conversions (service/crs.py): WGS-84 <-> GCJ-02 <-> BD-09.
+"""Fuzz the map datum conversions (service/datums.py): WGS-84 <-> GCJ-02 <-> BD-09.
 
 For any valid coordinate (the API checks range and finiteness before converting) each
 transform returns finite numbers no farther than a few kilometres from its input. Well
@@ -17,15 +17,15 @@ import _common  # noqa: F401
 import atheris
 
 with atheris.instrument_imports(include=["service"]):
-    from service import crs
+    from service.geo import datums
 
 PAIRS = [
-    (crs.wgs84_to_gcj02, crs.gcj02_to_wgs84),
-    (crs.wgs84_to_bd09, crs.bd09_to_wgs84),
-    (crs.gcj02_to_bd09, crs.bd09_to_gcj02),
-    (crs.gcj02_to_wgs84, crs.wgs84_to_gcj02),
-    (crs.bd09_to_wgs84, crs.wgs84_to_bd09),
-    (crs.bd09_to_gcj02, crs.gcj02_to_bd09),
+    (datums.wgs84_to_gcj02, datums.gcj02_to_wgs84),
+    (datums.wgs84_to_bd09, datums.bd09_to_wgs84),
+    (datums.gcj02_to_bd09, datums.bd09_to_gcj02),
+    (datums.gcj02_to_wgs84, datums.wgs84_to_gcj02),
+    (datums.bd09_to_wgs84, datums.wgs84_to_bd09),
+    (datums.bd09_to_gcj02, datums.gcj02_to_bd09),
 ]
 ROUND_TRIP_DEG = 1e-9
 MAX_SHIFT_DEG = 0.05  # GCJ-02 moves points by under 1 km, BD-09 by about 1 km more
@@ -34,7 +34,7 @@ EDGE_BAND_DEG = 0.1  # round trips are exact only this far inside the box
 
 def well_inside(lat: float, lon: float) -> bool:
     return not any(
-        crs.out_of_china(lat + d_lat, lon + d_lon)
+        datums.out_of_china(lat + d_lat, lon + d_lon)
         for d_lat in (-EDGE_BAND_DEG, EDGE_BAND_DEG)
         for d_lon in (-EDGE_BAND_DEG, EDGE_BAND_DEG)
     )
@@ -59,7 +59,7 @@ def test_one_input(data: bytes) -> None:
         assert abs(point[0] - lat) < MAX_SHIFT_DEG and abs(point[1] - lon) < MAX_SHIFT_DEG, (
             forward.__name__, (lat, lon), there, back
         )  # fmt: skip
-    if crs.out_of_china(lat, lon) and crs.out_of_china(*there):
+    if datums.out_of_china(lat, lon) and datums.out_of_china(*there):
         assert there == (lat, lon), (forward.__name__, (lat, lon), there)
     if well_inside(lat, lon):
         error = max(abs(back[0] - lat), abs(back[1] - lon))

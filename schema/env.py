@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import context
 
-from service.extensions import sqlalchemy_url
+from service.core.db import sqlalchemy_url
 
 config = context.config
 

@@ -7,7 +7,7 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
 
-from service.config import DEFAULT_DATABASE_URL
+from service.core.settings import DEFAULT_DATABASE_URL
 
 EXTENSIONS = ("postgis", "pg_trgm", "btree_gist", "ltree", "intarray")
 

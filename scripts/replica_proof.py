@@ -302,7 +302,7 @@ def build_primary(primary: Cluster, deadline: Deadline) -> None:
 # installed command's own code, without paying its imports (seconds on a busy machine) each time.
 SEQUENCE = """
 import json, runpy, sys
-from service.cli import main
+from service.ops.cli import main
 for args in json.loads(sys.argv[1]):
     print("[replica-proof]", *args, file=sys.stderr, flush=True)
     if args == ["ensure_db"]:

@@ -2,12 +2,12 @@
 
 from flask import Flask
 
-from service.config import Config
+from service.core.settings import Config
 
 
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the app: extensions bound, blueprints registered, nothing else."""
-    from service.http import Request
+    from service.core.http import Request
 
     app = Flask(__name__)
     app.request_class = Request  # chunked bodies over the limit are a 413, not cut short
@@ -17,12 +17,13 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
 
-    from service import docs, errors, headers, partners
+    from service.access import partners
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
-    from service.extensions import api, db
+    from service.core import docs, headers, problems
+    from service.core.db import api, db
+    from service.core.http import AsciiIntegerConverter, IdConverter
     from service.health.routes import blp as health_blp
-    from service.http import AsciiIntegerConverter, IdConverter
     from service.imports.routes import blp as imports_blp
     from service.ogc.routes import blp as ogc_blp
     from service.orgs.routes import blp as orgs_blp
@@ -40,7 +41,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     api.register_converter(
         IdConverter, lambda c: {"type": "integer", "format": "int64", "minimum": 1}
     )
-    errors.register(app)
+    problems.register(app)
     headers.init_app(app)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "yizhan tokens create"}

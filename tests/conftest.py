@@ -20,9 +20,11 @@ from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT, parse_dsn
 from werkzeug.serving import make_server
 
 from schema import migrate
-from service import create_app, identity, seeding
-from service.config import DEFAULT_DATABASE_URL, TestConfig
-from service.extensions import db, make_engine
+from service import create_app
+from service.access import users
+from service.core.db import db, make_engine
+from service.core.settings import DEFAULT_DATABASE_URL, TestConfig
+from service.ops import seeding
 from service.sites.store import upsert_site
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -211,8 +213,8 @@ def bearer(conn):
     """`bearer(org, role)`: an Authorization header for a new user of that org and role."""
 
     def make(org: str, role: str, **token_options) -> dict:
-        user_id = identity.ensure_user(conn, org, f"{role}-{uuid.uuid4().hex[:8]}", role)
-        _, token = identity.create_token(conn, user_id, FROZEN_NOW, **token_options)
+        user_id = users.ensure_user(conn, org, f"{role}-{uuid.uuid4().hex[:8]}", role)
+        _, token = users.create_token(conn, user_id, FROZEN_NOW, **token_options)
         return {"Authorization": f"Bearer {token}"}
 
     return make

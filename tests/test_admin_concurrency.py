@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from service import identity
+from service.access import users
 from tests.conftest import FROZEN_NOW, db_engine
 
 ORG = "zj.tz.lh"
@@ -22,8 +22,8 @@ def committed(app):
     engine = db_engine(app)
     name = f"concurrency-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        user_id = identity.ensure_user(conn, ORG, name, "editor")
-        _, token = identity.create_token(conn, user_id, FROZEN_NOW)
+        user_id = users.ensure_user(conn, ORG, name, "editor")
+        _, token = users.create_token(conn, user_id, FROZEN_NOW)
     yield {"Authorization": f"Bearer {token}"}
     with engine.begin() as conn:
         sites = "SELECT site_id FROM site_audit WHERE user_id = :u"

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from service import crs
-from service.identity import revoke_token
+from service.access.users import revoke_token
+from service.geo import datums
 
 NEW_SITE = {
     "kind": "station",
@@ -97,7 +97,7 @@ def test_create_returns_location_etag_and_the_site(client, conn, editor):
 
 
 def test_create_in_gcj02_stores_wgs84(client, editor):
-    lat, lon = crs.wgs84_to_gcj02(29.87, 121.55)
+    lat, lon = datums.wgs84_to_gcj02(29.87, 121.55)
     r = client.post(
         "/v1/sites?crs=gcj02",
         json={**NEW_SITE, "location": {"lat": lat, "lon": lon}},

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from flask.cli import ScriptInfo
 
-from service.cli import main
+from service.ops.cli import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

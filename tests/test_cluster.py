@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from flask.cli import ScriptInfo
 
 from service import create_app
-from service.cli import main
-from service.config import TestConfig
-from service.extensions import make_engine
+from service.core.db import make_engine
+from service.core.settings import TestConfig
+from service.ops.cli import main
 from tests.conftest import IN_ORDER, synthetic_database
 
 SIZE = 3000

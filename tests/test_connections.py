@@ -13,8 +13,8 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from service import extensions
-from service.extensions import db
+from service.core import db as database
+from service.core.db import db
 from tests.conftest import db_engine
 
 NEARBY = "/v1/sites/nearby?lat=30.0176&lon=122.1069&radius=5000"
@@ -75,7 +75,7 @@ def test_a_connection_dropped_while_idle_is_replaced_before_use(app, one_connect
     pid = backend_pid(app)
     terminate(app, pid)
     (record,) = list(one_connection.pool._pool.queue)  # the idle _ConnectionRecord
-    record.info["yizhan.idle_since"] -= extensions.PING_AFTER_IDLE_S + 1  # it sat idle
+    record.info["yizhan.idle_since"] -= database.PING_AFTER_IDLE_S + 1  # it sat idle
     r = client.get(NEARBY)
     assert r.status_code == 200, r.get_json()
     assert backend_pid(app) != pid
@@ -112,12 +112,12 @@ def test_a_silent_database_host_is_noticed_by_tcp_keepalives(app):
             raw.detach()  # the socket stays libpq's
     assert options == {
         "keepalive": 1,
-        "idle": extensions.KEEPALIVE_IDLE_S,
-        "interval": extensions.KEEPALIVE_INTERVAL_S,
-        "count": extensions.KEEPALIVE_COUNT,
+        "idle": database.KEEPALIVE_IDLE_S,
+        "interval": database.KEEPALIVE_INTERVAL_S,
+        "count": database.KEEPALIVE_COUNT,
         "user_timeout_ms": 0,  # not set: it would also end a COPY held up by a lock
     }
-    noticed_after = extensions.KEEPALIVE_IDLE_S + extensions.KEEPALIVE_COUNT * (
-        extensions.KEEPALIVE_INTERVAL_S
+    noticed_after = database.KEEPALIVE_IDLE_S + database.KEEPALIVE_COUNT * (
+        database.KEEPALIVE_INTERVAL_S
     )
     assert noticed_after <= 15  # seconds: well within gunicorn's 150 s worker timeout

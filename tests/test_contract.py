@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from service import create_app
-from service.config import TestConfig
+from service.core.settings import TestConfig
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))
 STATEFUL = os.environ.get("CONTRACT_STATEFUL") == "1"

@@ -1,10 +1,10 @@
-"""Tests for service.crs: reference vectors, exact round trips, out-of-China passthrough."""
+"""Tests for service.geo.datums: reference vectors, exact round trips, out-of-China passthrough."""
 
 import math
 
 import pytest
 
-from service import crs
+from service.geo import datums
 
 M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
 ONE_MM = 1e-3
@@ -19,12 +19,12 @@ CHINA_GRID = [(18.0 + 2.5 * i, 74.0 + 3.0 * j) for i in range(15) for j in range
 OUTSIDE_CHINA = [(35.68, 139.69), (51.5, -0.12), (-33.87, 151.21)]  # Tokyo, London, Sydney
 
 ALL_FUNCTIONS = [
-    crs.wgs84_to_gcj02,
-    crs.gcj02_to_wgs84,
-    crs.gcj02_to_bd09,
-    crs.bd09_to_gcj02,
-    crs.wgs84_to_bd09,
-    crs.bd09_to_wgs84,
+    datums.wgs84_to_gcj02,
+    datums.gcj02_to_wgs84,
+    datums.gcj02_to_bd09,
+    datums.bd09_to_gcj02,
+    datums.wgs84_to_bd09,
+    datums.bd09_to_wgs84,
 ]
 
 
@@ -37,17 +37,17 @@ def error_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def approx_gcj02_to_wgs84(lat: float, lon: float) -> tuple[float, float]:
     """The common one-step inverse: subtract the offset measured at the GCJ-02 point."""
-    g_lat, g_lon = crs.wgs84_to_gcj02(lat, lon)
+    g_lat, g_lon = datums.wgs84_to_gcj02(lat, lon)
     return 2 * lat - g_lat, 2 * lon - g_lon
 
 
 @pytest.mark.parametrize(
     ("func", "point", "expected"),
     [
-        (crs.wgs84_to_gcj02, (39.915, 116.404), (39.91640428150164, 116.41024449916938)),
-        (crs.gcj02_to_bd09, (39.915, 116.404), (39.92133699351021, 116.41036949371029)),
-        (crs.gcj02_to_wgs84, (39.91640428150164, 116.41024449916938), (39.915, 116.404)),
-        (crs.bd09_to_gcj02, (39.92133699351021, 116.41036949371029), (39.915, 116.404)),
+        (datums.wgs84_to_gcj02, (39.915, 116.404), (39.91640428150164, 116.41024449916938)),
+        (datums.gcj02_to_bd09, (39.915, 116.404), (39.92133699351021, 116.41036949371029)),
+        (datums.gcj02_to_wgs84, (39.91640428150164, 116.41024449916938), (39.915, 116.404)),
+        (datums.bd09_to_gcj02, (39.92133699351021, 116.41036949371029), (39.915, 116.404)),
     ],
     ids=["wgs84->gcj02", "gcj02->bd09", "gcj02->wgs84", "bd09->gcj02"],
 )
@@ -67,16 +67,16 @@ def test_returns_float_tuple(func):
 def test_grid_is_inside_china_and_actually_shifted():
     # Guards the round-trip tests against passing trivially on unshifted points.
     for lat, lon in CHINA_GRID:
-        assert not crs.out_of_china(lat, lon)
-        assert error_m(crs.wgs84_to_gcj02(lat, lon), (lat, lon)) > 1.0
+        assert not datums.out_of_china(lat, lon)
+        assert error_m(datums.wgs84_to_gcj02(lat, lon), (lat, lon)) > 1.0
 
 
 @pytest.mark.parametrize(
     ("forward", "inverse"),
     [
-        (crs.wgs84_to_gcj02, crs.gcj02_to_wgs84),
-        (crs.wgs84_to_bd09, crs.bd09_to_wgs84),
-        (crs.gcj02_to_bd09, crs.bd09_to_gcj02),
+        (datums.wgs84_to_gcj02, datums.gcj02_to_wgs84),
+        (datums.wgs84_to_bd09, datums.bd09_to_wgs84),
+        (datums.gcj02_to_bd09, datums.bd09_to_gcj02),
     ],
     ids=["gcj02", "bd09", "gcj02<->bd09"],
 )
@@ -87,24 +87,24 @@ def test_round_trip_within_1mm(forward, inverse):
 
 @pytest.mark.parametrize("point", CHINA_GRID[::7] + [ZHEJIANG_DEMO])
 def test_bd09_to_gcj02_is_exact_inverse(point):
-    lat, lon = crs.bd09_to_gcj02(*crs.gcj02_to_bd09(*point))
+    lat, lon = datums.bd09_to_gcj02(*datums.gcj02_to_bd09(*point))
     assert abs(lat - point[0]) < 1e-9
     assert abs(lon - point[1]) < 1e-9
 
 
 def test_zhejiang_demo_round_trip():
     for name in ("gcj02", "bd09"):
-        shifted = crs.from_wgs84(*ZHEJIANG_DEMO, name)
+        shifted = datums.from_wgs84(*ZHEJIANG_DEMO, name)
         assert error_m(shifted, ZHEJIANG_DEMO) > 100  # genuinely moved
-        assert error_m(crs.to_wgs84(*shifted, name), ZHEJIANG_DEMO) < ONE_MM
+        assert error_m(datums.to_wgs84(*shifted, name), ZHEJIANG_DEMO) < ONE_MM
 
 
 def test_iteration_beats_one_step_approximation():
     approx_worst = ours_worst = 0.0
     for p in CHINA_GRID:
-        gcj = crs.wgs84_to_gcj02(*p)
+        gcj = datums.wgs84_to_gcj02(*p)
         approx_worst = max(approx_worst, error_m(approx_gcj02_to_wgs84(*gcj), p))
-        ours_worst = max(ours_worst, error_m(crs.gcj02_to_wgs84(*gcj), p))
+        ours_worst = max(ours_worst, error_m(datums.gcj02_to_wgs84(*gcj), p))
     assert approx_worst > 0.5
     assert ours_worst < ONE_MM
 
@@ -125,7 +125,7 @@ def test_iteration_beats_one_step_approximation():
     ],
 )
 def test_out_of_china(lat, lon, expected):
-    assert crs.out_of_china(lat, lon) is expected
+    assert datums.out_of_china(lat, lon) is expected
 
 
 @pytest.mark.parametrize("func", ALL_FUNCTIONS, ids=lambda f: f.__name__)
@@ -134,18 +134,18 @@ def test_outside_china_unchanged(func, point):
     assert func(*point) == point
 
 
-@pytest.mark.parametrize("name", crs.CRS_NAMES)
+@pytest.mark.parametrize("name", datums.CRS_NAMES)
 def test_dispatch_matches_direct_functions(name):
     direct = {
         "wgs84": (lambda lat, lon: (lat, lon), lambda lat, lon: (lat, lon)),
-        "gcj02": (crs.gcj02_to_wgs84, crs.wgs84_to_gcj02),
-        "bd09": (crs.bd09_to_wgs84, crs.wgs84_to_bd09),
+        "gcj02": (datums.gcj02_to_wgs84, datums.wgs84_to_gcj02),
+        "bd09": (datums.bd09_to_wgs84, datums.wgs84_to_bd09),
     }[name]
-    assert crs.to_wgs84(*ZHEJIANG_DEMO, name) == direct[0](*ZHEJIANG_DEMO)
-    assert crs.from_wgs84(*ZHEJIANG_DEMO, name) == direct[1](*ZHEJIANG_DEMO)
+    assert datums.to_wgs84(*ZHEJIANG_DEMO, name) == direct[0](*ZHEJIANG_DEMO)
+    assert datums.from_wgs84(*ZHEJIANG_DEMO, name) == direct[1](*ZHEJIANG_DEMO)
 
 
-@pytest.mark.parametrize("func", [crs.to_wgs84, crs.from_wgs84])
+@pytest.mark.parametrize("func", [datums.to_wgs84, datums.from_wgs84])
 @pytest.mark.parametrize("name", ["epsg:3857", ""])
 def test_dispatch_unknown_crs_raises(func, name):
     with pytest.raises(ValueError):

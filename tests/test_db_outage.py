@@ -10,7 +10,7 @@ import socket
 import threading
 
 from service import create_app
-from service.config import TestConfig
+from service.core.settings import TestConfig
 
 WAIT_S = 15  # well above the connect timeout, well below gunicorn's 150 s worker timeout
 

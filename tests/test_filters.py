@@ -18,8 +18,8 @@ import pytest
 from conftest import FROZEN_NOW
 from geographiclib.geodesic import Geodesic
 
-from service import seeding
-from service.crs import wgs84_to_bd09, wgs84_to_gcj02
+from service.geo.datums import wgs84_to_bd09, wgs84_to_gcj02
+from service.ops import seeding
 from service.sites import store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

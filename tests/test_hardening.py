@@ -23,8 +23,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from service import identity, partners
-from service.extensions import make_engine
+from service.access import partners, users
+from service.core.db import make_engine
 from tests.conftest import sites_locked
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ def test_an_unexpected_exception_is_a_generic_500_and_is_logged(client, monkeypa
         raise RuntimeError("boom: SELECT secret FROM somewhere")
 
     monkeypatch.setattr("service.amenities.queries.all_amenities", boom)
-    with caplog.at_level(logging.ERROR, logger="service.errors"):
+    with caplog.at_level(logging.ERROR, logger="service.core.problems"):
         response = client.get("/v1/amenities")
     assert_generic_500(response)
     assert "boom: SELECT secret" in caplog.text  # the operator sees it, the client does not
@@ -77,7 +77,7 @@ def test_a_database_error_is_a_generic_500_without_sql(
     headers = bearer("zj", "admin") if admin else {}
     assert client.get(path, headers=headers).status_code == 200
     conn.execute(sa.text(f"ALTER TABLE {table} RENAME TO {table}_gone"))  # rolled back
-    with caplog.at_level(logging.ERROR, logger="service.errors"):
+    with caplog.at_level(logging.ERROR, logger="service.core.problems"):
         response = client.get(path, headers=headers)
     assert_generic_500(response)
     assert f'relation "{table}" does not exist' in caplog.text
@@ -214,8 +214,8 @@ def credentials(database_url):
     engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
     name = f"hardening-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        user_id = identity.ensure_user(conn, "zj", name, "admin")
-        token_id, token = identity.create_token(conn, user_id, datetime.now(UTC))
+        user_id = users.ensure_user(conn, "zj", name, "admin")
+        token_id, token = users.create_token(conn, user_id, datetime.now(UTC))
         key_id, key = partners.create(conn, name, 100_000)
     try:
         yield {"token": token, "key": key}

@@ -6,7 +6,7 @@ import pytest
 from psycopg2 import sql
 
 from service import create_app
-from service.config import TestConfig
+from service.core.settings import TestConfig
 from tests.conftest import _admin_connection
 
 

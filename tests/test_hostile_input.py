@@ -7,7 +7,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from service.cursors import fingerprint
+from service.core.cursors import fingerprint
 
 VALID = {
     "kind": "station",

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from service import hours, hours_store
+from service.hours import evaluate
+from service.hours import store as hours_store
 from tests.conftest import FROZEN_NOW, HORIZON_DAYS
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -24,7 +25,7 @@ def at(text: str) -> datetime:
     [("Mo-Su 25:00-06:00", "7"), ("Mo-Xx 09:00", "4"), ("Mo-Su 09:00-21:00;;", None)],
 )
 def test_explain_says_where_the_syntax_breaks(expression, column):
-    message = hours.explain(expression)
+    message = evaluate.explain(expression)
     assert message is not None and message.startswith("invalid opening_hours syntax")
     if column:
         assert f"at character {column}" in message
@@ -32,17 +33,17 @@ def test_explain_says_where_the_syntax_breaks(expression, column):
 
 @pytest.mark.parametrize("expression", ["24/7", "Mo-Su 09:00-21:00", "Mo-Fr 08:30-17:00; PH off"])
 def test_explain_accepts_valid_expressions(expression):
-    assert hours.explain(expression) is None
+    assert evaluate.explain(expression) is None
 
 
 def test_explain_rejects_blank():
-    assert hours.explain("   ") == "opening_hours is empty"
+    assert evaluate.explain("   ") == "opening_hours is empty"
 
 
 def test_utc_instants_are_converted_to_the_site_zone():
     """The library's traps: UTC tzinfo raised TypeError, naive clocks read 8 hours off."""
     start = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
-    spans = hours.open_intervals(
+    spans = evaluate.open_intervals(
         "Mo-Su 09:00-21:00", "Asia/Shanghai", start, start + timedelta(hours=14)
     )
     assert spans == [
@@ -53,10 +54,10 @@ def test_utc_instants_are_converted_to_the_site_zone():
 
 def test_open_intervals_merge_across_midnight_and_mark_never_closing():
     start, end = at("2026-11-30T00:00:00+08:00"), at("2026-12-02T00:00:00+08:00")
-    overnight = hours.open_intervals("Mo-Su 22:00-06:00", "Asia/Shanghai", start, end)
+    overnight = evaluate.open_intervals("Mo-Su 22:00-06:00", "Asia/Shanghai", start, end)
     # 22:00 Monday to 06:00 Tuesday is one interval, not two split at midnight.
     assert (at("2026-11-30T22:00:00+08:00"), at("2026-12-01T06:00:00+08:00")) in overnight
-    always = hours.open_intervals("24/7", "Asia/Shanghai", start, end)
+    always = evaluate.open_intervals("24/7", "Asia/Shanghai", start, end)
     assert always == [(start, None)]
 
 
@@ -188,5 +189,5 @@ def test_open_now_beyond_a_stale_horizon_is_503_not_a_wrong_answer(client, conn)
 
 
 def test_invalid_hours_are_refused_on_write(conn, make_site):
-    with pytest.raises(hours.HoursError, match="at character"):
+    with pytest.raises(evaluate.HoursError, match="at character"):
         make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:60")

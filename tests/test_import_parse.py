@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service import crs
+from service.geo import datums
 from service.imports.parse import ImportRow, RowError, TooLarge, parse
 from service.sites.schemas import SiteWriteSchema
 
@@ -375,7 +375,7 @@ def test_geojson_errors(body, expected):
 
 
 @pytest.mark.parametrize(
-    ("name", "inverse"), [("gcj02", crs.gcj02_to_wgs84), ("bd09", crs.bd09_to_wgs84)]
+    ("name", "inverse"), [("gcj02", datums.gcj02_to_wgs84), ("bd09", datums.bd09_to_wgs84)]
 )
 def test_crs_converts_to_wgs84(name, inverse):
     rows, errors = parse_csv(row(1, lat="30.0150", lon="122.1120"), crs=name)
@@ -387,7 +387,7 @@ def test_crs_converts_to_wgs84(name, inverse):
 
 def test_crs_converts_geojson_too():
     rows, _ = parse(geojson_bytes(feature(VALID_PROPERTIES)), "application/geo+json", crs="gcj02")
-    lat, lon = crs.gcj02_to_wgs84(30.0176, 122.1069)
+    lat, lon = datums.gcj02_to_wgs84(30.0176, 122.1069)
     assert rows[0].data["location"] == {"lat": lat, "lon": lon}
 
 

@@ -21,10 +21,12 @@ from conftest import FROZEN_NOW, HORIZON_DAYS
 from flask.cli import ScriptInfo
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from service import create_app, identity, serving
-from service.cli import main
-from service.config import Config, TestConfig
-from service.extensions import connections_per_engine, make_engine
+from service import create_app
+from service.access import users
+from service.core.db import connections_per_engine, make_engine
+from service.core.settings import Config, TestConfig
+from service.ops import serving
+from service.ops.cli import main
 from tests.conftest import sites_locked
 
 PROBLEM = "application/problem+json"
@@ -316,8 +318,8 @@ def slow_app(database_url):
     engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
     name = f"limits-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        user_id = identity.ensure_user(conn, "zj", name, "admin")
-        token_id, token = identity.create_token(conn, user_id, FROZEN_NOW)
+        user_id = users.ensure_user(conn, "zj", name, "admin")
+        token_id, token = users.create_token(conn, user_id, FROZEN_NOW)
         site_id = conn.scalar(sa.text("SELECT id FROM sites WHERE name = '定海区东门劳动者驿站'"))
     try:
         yield app, {"Authorization": f"Bearer {token}"}, site_id
@@ -445,7 +447,7 @@ def serve(monkeypatch, database_url):
 
     def run(*args: str, **settings):
         execs = []
-        monkeypatch.setattr("service.cli.os.execv", lambda path, argv: execs.append(argv))
+        monkeypatch.setattr("service.ops.cli.os.execv", lambda path, argv: execs.append(argv))
         config = {"DATABASE_URL": database_url, **settings}
         runner = create_app(config).test_cli_runner()
         result = runner.invoke(
@@ -516,7 +518,7 @@ def test_serve_runs_gunicorn_with_timeouts_and_request_limits(serve):
     result, argv = serve("--workers", "2", "--port", "8123", "--bind", "127.0.0.1")
     assert result.exit_code == 0, result.output
     options = dict(a[2:].split("=", 1) for a in argv[2:])
-    assert argv[1] == "service.wsgi:app"
+    assert argv[1] == "service.ops.wsgi:app"
     assert options["bind"] == "127.0.0.1:8123"
     assert options["workers"] == "2" and options["worker-class"] == "sync"
     # Workers stuck longer than an import's statements can run are killed and replaced.

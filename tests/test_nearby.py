@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from geographiclib.geodesic import Geodesic
 
-from service import crs
+from service.geo import datums
 from service.sites.queries import SPHERE_HIGH, SPHERE_LOW
 
 WGS84 = Geodesic.WGS84
@@ -149,14 +149,14 @@ def test_crs_in_and_out(client, datum):
     """A rider's Amap/Baidu position gives the same answer as the WGS-84 one."""
     lat, lon = 30.0176, 122.1069  # the Dinghai East Gate station, in WGS-84
     plain = nearby(client, lat=lat, lon=lon, radius=5000)["items"]
-    shifted_lat, shifted_lon = crs.from_wgs84(lat, lon, datum)
+    shifted_lat, shifted_lon = datums.from_wgs84(lat, lon, datum)
     assert abs(shifted_lat - lat) + abs(shifted_lon - lon) > 1e-3  # really shifted
     mapped = nearby(client, lat=shifted_lat, lon=shifted_lon, radius=5000, crs=datum)["items"]
     assert [i["id"] for i in mapped] == [i["id"] for i in plain]
     assert plain[0]["distance_m"] < 1.0
     for a, b in zip(plain, mapped, strict=True):
         assert b["distance_m"] == pytest.approx(a["distance_m"], abs=0.2)
-        expected = crs.from_wgs84(a["location"]["lat"], a["location"]["lon"], datum)
+        expected = datums.from_wgs84(a["location"]["lat"], a["location"]["lon"], datum)
         assert b["location"]["lat"] == pytest.approx(expected[0], abs=1e-7)
         assert b["location"]["lon"] == pytest.approx(expected[1], abs=1e-7)
 

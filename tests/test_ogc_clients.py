@@ -17,7 +17,7 @@ import requests
 import sqlalchemy as sa
 from owslib.ogcapi.features import Features
 
-from service.extensions import make_engine
+from service.core.db import make_engine
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_SITES = json.loads((FIXTURES / "demo_sites.json").read_text(encoding="utf-8"))

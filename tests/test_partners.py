@@ -12,9 +12,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from service import create_app, partners
-from service.config import TestConfig
-from service.extensions import db, make_engine
+from service import create_app
+from service.access import partners
+from service.core.db import db, make_engine
+from service.core.settings import TestConfig
 from tests.conftest import FROZEN_NOW
 
 NEARBY = "/v1/sites/nearby?lat=30.0176&lon=122.1069"

@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from service import create_app
-from service.config import TestConfig
-from service.extensions import make_engine
+from service.core.db import make_engine
+from service.core.settings import TestConfig
 from service.sites import filters, queries
 from service.tiles import queries as tile_queries
 from tests.conftest import FROZEN_NOW, synthetic_database

@@ -26,9 +26,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from service import cursors
+from service.core import cursors
+from service.core.models import KINDS, REPORT_CATEGORIES, REPORT_STATUSES, STATUSES
 from service.imports.parse import COLUMNS
-from service.models import KINDS, REPORT_CATEGORIES, REPORT_STATUSES, STATUSES
 
 PROBLEM_JSON = "application/problem+json"
 _LONG_RUN = int(os.environ.get("PROPERTY_EXAMPLES", "0"))
@@ -327,7 +327,7 @@ VALID = {
 def _documented_get_parameters() -> dict[str, list[dict]]:
     """Each GET path of /openapi.json with its parameters (read at collection: no database)."""
     from service import create_app
-    from service.config import TestConfig
+    from service.core.settings import TestConfig
 
     document = create_app(TestConfig).test_client().get("/openapi.json").get_json()
     return {

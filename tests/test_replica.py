@@ -18,9 +18,11 @@ import pytest
 import sqlalchemy as sa
 from flask.cli import ScriptInfo
 
-from service import create_app, identity, seeding
-from service.cli import main
-from service.config import TestConfig
+from service import create_app
+from service.access import users
+from service.core.settings import TestConfig
+from service.ops import seeding
+from service.ops.cli import main
 from tests.conftest import FROZEN_NOW, HORIZON_DAYS, throwaway_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +35,8 @@ def routed():
 
     def load(conn):
         seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
-        user_id = identity.ensure_user(conn, "zj", "routing-admin", "admin")
-        facts["token"] = identity.create_token(conn, user_id, FROZEN_NOW)[1]
+        user_id = users.ensure_user(conn, "zj", "routing-admin", "admin")
+        facts["token"] = users.create_token(conn, user_id, FROZEN_NOW)[1]
         facts["site"] = conn.scalar(sa.text("SELECT min(id) FROM sites"))
 
     with throwaway_database("yizhan_test_routing", load) as url:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.crs import wgs84_to_gcj02
+from service.geo.datums import wgs84_to_gcj02
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_SITES = json.loads((FIXTURES / "demo_sites.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import mapbox_vector_tile
 import pytest
 import sqlalchemy as sa
 
-from service.crs import out_of_china, wgs84_to_gcj02
+from service.geo.datums import out_of_china, wgs84_to_gcj02
 from service.tiles import queries
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -311,7 +311,7 @@ def _random_points(n: int, seed: int) -> list[tuple[float, float]]:
 
 
 def test_sql_gcj02_matches_python(conn):
-    """The migration's wgs84_to_gcj02 agrees with service.crs to 1e-9 degrees, SRID kept."""
+    """The migration's wgs84_to_gcj02 agrees with service.geo.datums to 1e-9 degrees, SRID kept."""
     points = _random_points(3000, seed=20261130)
     rows = conn.execute(
         sa.text(

@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from service import vocabulary
-from service.models import Amenity
+from service.core import vocabulary
+from service.core.models import Amenity
 
 
 def all_amenities(conn: sa.Connection) -> list[sa.Row]:

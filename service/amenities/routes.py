@@ -4,8 +4,8 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from service.amenities import queries
-from service.extensions import db
-from service.http import Blueprint, json_response
+from service.core.db import db
+from service.core.http import Blueprint, json_response
 from service.sites.schemas import StrictQuery
 
 blp = Blueprint("amenities", __name__, url_prefix="/v1/amenities", description="Amenity codes.")

@@ -17,7 +17,7 @@ the page's own snapshot is taken (a later statement).
 
 import sqlalchemy as sa
 
-from service.models import Org, Site
+from service.core.models import Org, Site
 from service.sites.queries import SITE_COLUMNS
 
 # The statement's snapshot (taken when it starts) gives the cap before pg_stat_activity

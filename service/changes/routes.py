@@ -13,9 +13,9 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from service.changes import queries
-from service.extensions import db
-from service.fields import crs_field
-from service.http import Blueprint, invalid, json_response, url_with
+from service.core.db import db
+from service.core.http import Blueprint, invalid, json_response, url_with
+from service.core.params import crs_field
 from service.sites import serialize
 from service.sites.schemas import SiteSchema, StrictQuery
 

@@ -8,10 +8,10 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from schema import migrate
-from service import hours_store
-from service.errors import problem
-from service.extensions import db
-from service.http import Blueprint, json_response, now
+from service.core.db import db
+from service.core.http import Blueprint, json_response, now
+from service.core.problems import problem
+from service.hours import store as hours_store
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators.")
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from marshmallow import ValidationError
 
-from service.crs import CRS_NAMES, to_wgs84
-from service.fields import PLAIN_NUMBER
+from service.core.params import PLAIN_NUMBER
+from service.geo.datums import CRS_NAMES, to_wgs84
 from service.sites.schemas import SiteWriteSchema
 
 logger = logging.getLogger(__name__)

@@ -9,14 +9,14 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields
 
-from service import auth
-from service.errors import problem
-from service.extensions import db
-from service.fields import crs_field, org_code
-from service.http import Blueprint, json_response, now
+from service.access import auth
+from service.core.db import db
+from service.core.http import Blueprint, json_response, now
+from service.core.models import Org
+from service.core.params import crs_field, org_code
+from service.core.problems import problem
 from service.imports import parse
 from service.imports.store import upsert
-from service.models import Org
 from service.sites.schemas import StrictQuery
 
 logger = logging.getLogger(__name__)

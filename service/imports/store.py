@@ -12,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from service import hours_store
+from service.hours import store as hours_store
 from service.sites.store import WRITABLE, writable
 
 # Column list of the staging table, in COPY order.

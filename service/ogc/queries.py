@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from service.models import Site
+from service.core.models import Site
 from service.sites import queries as site_queries
 from service.sites.filters import LISTED, Filters
 

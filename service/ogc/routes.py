@@ -12,9 +12,9 @@ from flask import Response, abort, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import UnprocessableEntity
 
-from service import cursors, errors
-from service.extensions import db
-from service.http import Blueprint, StrictParser, cached, json_response, now, url_with
+from service.core import cursors, problems
+from service.core.db import db
+from service.core.http import Blueprint, StrictParser, cached, json_response, now, url_with
 from service.ogc import queries
 from service.ogc.schemas import (
     CRS84,
@@ -58,7 +58,7 @@ class OgcParser(StrictParser):
     """Validation errors as 400 problem+json with an `errors` object (the standard's code)."""
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
-        bad_request(errors.flatten_messages(error.messages))
+        bad_request(problems.flatten_messages(error.messages))
 
 
 class OgcBlueprint(Blueprint):
@@ -74,15 +74,15 @@ blp = OgcBlueprint(
 )
 
 
-def bad_request(problems: dict[str, list[str]]):
+def bad_request(wrong: dict[str, list[str]]):
     """Abort with a 400 validation problem naming each bad parameter."""
     abort(
-        errors.problem(
+        problems.problem(
             400,
-            f"Invalid parameters: {', '.join(sorted(problems))}.",
+            f"Invalid parameters: {', '.join(sorted(wrong))}.",
             title="Invalid request",
             kind="validation",
-            errors=problems,
+            errors=wrong,
         )
     )
 
@@ -216,7 +216,7 @@ def _search(args: dict, conn, at) -> filters.Filters:
         return search_filters(args, conn, at)
     except UnprocessableEntity as exc:
         messages = (getattr(exc, "data", None) or {}).get("messages") or {}
-        bad_request(errors.flatten_messages(messages) or {"request": [exc.description]})
+        bad_request(problems.flatten_messages(messages) or {"request": [exc.description]})
 
 
 def _position(args: dict) -> dict:
@@ -274,7 +274,7 @@ class Item(MethodView):
         with db.reading() as conn:
             row = site_queries.site_by_id(conn, feature_id)
         if row is None:
-            abort(errors.problem(404, f"No feature with id {feature_id} in collection sites."))
+            abort(problems.problem(404, f"No feature with id {feature_id} in collection sites."))
         etag = f"ogc-{row.id}-{row.version}"
         headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
         if request.if_none_match.contains_weak(etag):

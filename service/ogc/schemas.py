@@ -5,7 +5,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.fields import LAT_TEXT, LON_TEXT, PLAIN_NUMBER, to_utc
+from service.core.params import LAT_TEXT, LON_TEXT, PLAIN_NUMBER, to_utc
 from service.sites.schemas import Bbox, FilterArgs, StrictQuery
 
 DEFAULT_LIMIT = 10

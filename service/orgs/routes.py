@@ -5,11 +5,11 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from service import auth
-from service.extensions import db
-from service.fields import Text, org_code
-from service.http import Blueprint, json_response, require_json
-from service.models import Org
+from service.access import auth
+from service.core.db import db
+from service.core.http import Blueprint, json_response, require_json
+from service.core.models import Org
+from service.core.params import Text, org_code
 from service.sites.schemas import StrictQuery
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1/orgs", description="The org tree.")

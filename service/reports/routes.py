@@ -5,10 +5,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from service import auth, cursors, limits
-from service.extensions import db
-from service.fields import Text
-from service.http import (
+from service.access import auth, quotas
+from service.core import cursors
+from service.core.db import db
+from service.core.http import (
     Blueprint,
     json_response,
     keyset_after,
@@ -16,7 +16,8 @@ from service.http import (
     require_json,
     url_with,
 )
-from service.models import REPORT_CATEGORIES, REPORT_STATUSES
+from service.core.models import REPORT_CATEGORIES, REPORT_STATUSES
+from service.core.params import Text
 from service.reports import queries
 from service.sites.schemas import StrictQuery
 
@@ -89,7 +90,7 @@ class SiteReports(MethodView):
     def post(self, data, site_id):
         """Report a problem with a site (no credentials; limited per client)."""
         cfg = current_app.config
-        limits.hit("reports", cfg["REPORTS_PER_HOUR"], 3600)
+        quotas.hit("reports", cfg["REPORTS_PER_HOUR"], 3600)
         with db.writing() as conn:
             row = queries.create(conn, site_id, data["category"], data.get("comment"), now())
         if row is None:

@@ -11,10 +11,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from service import auth, cursors
-from service import crs as datum
-from service.extensions import db
-from service.http import (
+from service.access import auth
+from service.core import cursors
+from service.core.db import db
+from service.core.http import (
     Blueprint,
     json_response,
     keyset_after,
@@ -22,7 +22,8 @@ from service.http import (
     require_json,
     url_with,
 )
-from service.models import Org
+from service.core.models import Org
+from service.geo import datums as datum
 from service.sites import queries, serialize, store
 from service.sites.schemas import (
     SitePatchSchema,

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from service.models import HoursPatternInterval, Ltree, Org, Site
+from service.core.models import HoursPatternInterval, Ltree, Org, Site
 
 # 'closed' is a literal, not a bind parameter: a prepared statement's generic plan must
 # still match the partial indexes (WHERE status <> 'closed'); one measured ~1 s without.

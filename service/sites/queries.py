@@ -9,8 +9,8 @@ from functools import lru_cache
 import sqlalchemy as sa
 from geoalchemy2 import Geography
 
-from service.models import HoursPatternInterval, Org, Site
-from service.prepared import Prepared
+from service.core.models import HoursPatternInterval, Org, Site
+from service.core.prepared import Prepared
 from service.sites.filters import TSTZ, Filters, conditions
 
 _P = sa.bindparam

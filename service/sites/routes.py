@@ -7,10 +7,13 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from service import auth, cursors, hours, hours_store
-from service import crs as datum
-from service.extensions import db
-from service.http import Blueprint, cached, invalid, json_response, keyset_after, now, url_with
+from service.access import auth
+from service.core import cursors
+from service.core.db import db
+from service.core.http import Blueprint, cached, invalid, json_response, keyset_after, now, url_with
+from service.geo import datums as datum
+from service.hours import evaluate
+from service.hours import store as hours_store
 from service.reports import queries as reports
 from service.sites import filters, queries, serialize
 from service.sites.schemas import (
@@ -235,7 +238,7 @@ class SiteHours(MethodView):
         intervals = []
         if row.opening_hours and row.status == "active":
             country = current_app.config["HOLIDAY_COUNTRY"]
-            for lo, hi in hours.open_intervals(
+            for lo, hi in evaluate.open_intervals(
                 row.opening_hours, row.timezone, start, end, country
             ):
                 intervals.append(

@@ -12,8 +12,9 @@ from marshmallow import (
     validates_schema,
 )
 
-from service import hours, vocabulary
-from service.fields import (
+from service.core import vocabulary
+from service.core.models import KINDS, STATUSES
+from service.core.params import (
     LAT_TEXT,
     LON_TEXT,
     PLAIN_NUMBER,
@@ -25,7 +26,7 @@ from service.fields import (
     kind_list,
     org_code,
 )
-from service.models import KINDS, STATUSES
+from service.hours import evaluate
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -254,15 +255,15 @@ class HoursSchema(Schema):
 
 
 def _valid_hours(value: str) -> None:
-    message = hours.explain(value)
+    message = evaluate.explain(value)
     if message:
         raise ValidationError(message)
 
 
 def _valid_timezone(value: str) -> None:
     try:
-        hours.check_timezone(value)
-    except hours.HoursError as exc:
+        evaluate.check_timezone(value)
+    except evaluate.HoursError as exc:
         raise ValidationError(str(exc)) from None
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from service import crs as datum
+from service.geo import datums as datum
 
 
 @lru_cache(maxsize=512)

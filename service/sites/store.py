@@ -5,7 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from service import hours_store
+from service.hours import store as hours_store
 
 # Fields a write may set, in the order of the INSERT below.
 WRITABLE = (

@@ -9,9 +9,9 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from service import crs as datum
-from service.models import Site
-from service.prepared import Prepared
+from service.core.models import Site
+from service.core.prepared import Prepared
+from service.geo import datums as datum
 from service.sites.filters import TSTZ, Filters, conditions, open_at_condition
 
 LAYER = "sites"
@@ -25,7 +25,7 @@ GCJ02_REACH = 0.02
 # Bound on how fast the shift varies: each of its partial derivatives stays below
 # 0.0071 degree per degree (sampled over the whole area), with slack.
 GCJ02_GRADIENT = 0.01
-# The area where GCJ-02 shifts points (as in service.crs.out_of_china).
+# The area where GCJ-02 shifts points (as in service.geo.datums.out_of_china).
 CHINA_BOX = (72.004, 0.8293, 137.8347, 55.8271)
 
 _P = sa.bindparam

@@ -8,8 +8,8 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import ValidationError, fields
 
-from service.extensions import db
-from service.http import Blueprint, now
+from service.core.db import db
+from service.core.http import Blueprint, now
 from service.sites.routes import search_filters
 from service.sites.schemas import FilterArgs
 from service.tiles import cache, queries

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 from flask_smorest import abort
 
-from service import limits
-from service.extensions import db
+from service.access import quotas
+from service.core.db import db
 
 logger = logging.getLogger(__name__)
 
@@ -219,14 +219,14 @@ def _gate() -> Response | None:
     cfg = current_app.config
     key = request.headers.get("X-API-Key")
     if key is None:
-        limits.hit("anon", cfg["ANON_PER_MINUTE"], 60)
+        quotas.hit("anon", cfg["ANON_PER_MINUTE"], 60)
         return None
     partner = _lookup(key.strip())
     if partner is None:
         # A wrong key must not be a way around the anonymous quota.
-        limits.hit("anon", cfg["ANON_PER_MINUTE"], 60)
+        quotas.hit("anon", cfg["ANON_PER_MINUTE"], 60)
         abort(401, message="Unknown or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
-    limits.hit(f"key{partner.id}", partner.per_minute, 60, client="all")
+    quotas.hit(f"key{partner.id}", partner.per_minute, 60, client="all")
     current_app.extensions["yizhan.usage"].count(partner.id)
     return None
 

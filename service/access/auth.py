@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from flask import g, request
 from flask_smorest import abort
 
-from service.extensions import db
-from service.http import now
-from service.models import ApiToken, Org, User
+from service.core.db import db
+from service.core.http import now
+from service.core.models import ApiToken, Org, User
 
 logger = logging.getLogger(__name__)
 

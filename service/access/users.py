@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from service import auth
-from service.models import ROLES, ApiToken, Org, User
+from service.access import auth
+from service.core.models import ROLES, ApiToken, Org, User
 
 
 class IdentityError(ValueError):

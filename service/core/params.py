@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields
 
-from service import vocabulary
-from service.crs import CRS_NAMES
-from service.models import KINDS
+from service.core import vocabulary
+from service.core.models import KINDS
+from service.geo.datums import CRS_NAMES
 
 # Python's float() also takes "3_0", " 30 " and "nan"; a coordinate is a plain decimal.
 PLAIN_NUMBER = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")

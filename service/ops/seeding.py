@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from service.amenities.queries import sync_vocabulary
-from service.fields import ORG_CODE
-from service.models import Org
+from service.core.models import Org
+from service.core.params import ORG_CODE
 from service.sites.store import upsert_site
 
 

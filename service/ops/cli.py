@@ -12,11 +12,14 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from service import create_app, hours_store, identity, maintenance
-from service.crs import CRS_NAMES
-from service.extensions import db
-from service.http import now
-from service.models import ROLES
+from service import create_app
+from service.access import users
+from service.core.db import db
+from service.core.http import now
+from service.core.models import ROLES
+from service.geo.datums import CRS_NAMES
+from service.hours import store as hours_store
+from service.ops import maintenance
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ def db_cluster() -> None:
 def seed(synthetic: float, rng_seed: int, spatial_order: bool) -> None:
     """Load the demo orgs and sites from fixtures/ (idempotent)."""
     from fixtures import synthetic as synth
-    from service import seeding
+    from service.ops import seeding
 
     cfg = current_app.config
     with db.writing() as conn:
@@ -138,7 +141,7 @@ def orgs_group() -> None:
 @with_appcontext
 def orgs_add(code: str, name: str) -> None:
     """Add (or rename) an org; its parent must exist unless it is a root."""
-    from service import seeding
+    from service.ops import seeding
 
     with db.writing() as conn, refusal():
         org_id = seeding.upsert_org(conn, code, name)
@@ -194,7 +197,7 @@ def keys_group() -> None:
 @with_appcontext
 def keys_create(name: str, per_minute: int | None) -> None:
     """Create a key for a partner; prints the key once."""
-    from service import partners
+    from service.access import partners
 
     quota = per_minute or current_app.config["DEFAULT_PARTNER_PER_MINUTE"]
     with db.writing() as conn, refusal():
@@ -210,7 +213,7 @@ def keys_create(name: str, per_minute: int | None) -> None:
 @with_appcontext
 def keys_list() -> None:
     """Keys with their quota and today's (UTC) request count."""
-    from service import partners
+    from service.access import partners
 
     with db.reading(primary=True) as conn:
         rows = partners.listing(conn, now().date())
@@ -224,7 +227,7 @@ def keys_list() -> None:
 @with_appcontext
 def keys_revoke(key_id: int) -> None:
     """Revoke a key (within CACHE_SECONDS on every worker)."""
-    from service import partners
+    from service.access import partners
 
     with db.writing() as conn:
         if not partners.revoke(conn, key_id, now()):
@@ -245,7 +248,7 @@ def users_group() -> None:
 def users_add(org_code: str, role: str, name: str) -> None:
     """Add a user to an org (or change its role)."""
     with db.writing() as conn, refusal():
-        user_id = identity.ensure_user(conn, org_code, name, role)
+        user_id = users.ensure_user(conn, org_code, name, role)
     click.echo(f"user {name} ({role}) in {org_code}: id {user_id}")
 
 
@@ -268,8 +271,8 @@ def tokens_create(
     user_name = user_name or f"{org_code}-{role}"
     expires = timedelta(days=expires_days) if expires_days else None
     with db.writing() as conn, refusal():
-        user_id = identity.ensure_user(conn, org_code, user_name, role)
-        token_id, token = identity.create_token(conn, user_id, now(), expires, label)
+        user_id = users.ensure_user(conn, org_code, user_name, role)
+        token_id, token = users.create_token(conn, user_id, now(), expires, label)
     click.echo(
         f"token {token_id} for {user_name} ({role}, {org_code}); it is shown only now:", err=True
     )
@@ -282,7 +285,7 @@ def tokens_create(
 def tokens_list(org_code: str | None) -> None:
     """List tokens (never the tokens themselves)."""
     with db.reading(primary=True) as conn:
-        rows = identity.list_tokens(conn, org_code)
+        rows = users.list_tokens(conn, org_code)
     for r in rows:
         state = "revoked" if r.revoked_at else "active"
         click.echo(
@@ -297,7 +300,7 @@ def tokens_list(org_code: str | None) -> None:
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token at once."""
     with db.writing() as conn:
-        if not identity.revoke_token(conn, token_id, now()):
+        if not users.revoke_token(conn, token_id, now()):
             raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
 
@@ -313,7 +316,7 @@ def serve(workers: int | None, port: int | None, host: str) -> None:
     Refuses to start when the workers' connection pools could exceed the database
     server's max_connections (minus its reserved slots).
     """
-    from service import serving
+    from service.ops import serving
 
     gunicorn = shutil.which("gunicorn") or os.path.join(os.path.dirname(sys.executable), "gunicorn")
     workers = workers or serving.default_workers()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from service.extensions import connections_per_engine, sqlalchemy_url
+from service.core.db import connections_per_engine, sqlalchemy_url
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def gunicorn_args(gunicorn: str, workers: int, host: str, port: int) -> list[str
     """The gunicorn command line `yizhan serve` execs."""
     return [
         gunicorn,
-        "service.wsgi:app",
+        "service.ops.wsgi:app",
         f"--bind={host}:{port}",
         f"--workers={workers}",
         "--worker-class=sync",

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from service import hours
-from service.models import HoursHorizon, HoursPattern, HoursPatternInterval, Site
+from service.core.models import HoursHorizon, HoursPattern, HoursPatternInterval, Site
+from service.hours import evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ def _write_intervals(
     conn.execute(
         sa.delete(HoursPatternInterval).where(HoursPatternInterval.pattern_id == pattern_id)
     )
-    spans = hours.open_intervals(expression, tz, horizon.valid_from, horizon.valid_until, country)
+    spans = evaluate.open_intervals(
+        expression, tz, horizon.valid_from, horizon.valid_until, country
+    )
     if spans:
         conn.execute(
             sa.text(

@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
-from service import cursors
+from service.core import cursors
 
 
 class AsciiIntegerConverter(IntegerConverter):
