@@ -7,7 +7,7 @@ from service.core.settings import Config
 
 def create_app(config: type | dict | None = None) -> Flask:
     """Build the app: extensions bound, blueprints registered, nothing else."""
-    from service.core.http import Request
+    from service.core.api import Request
 
     app = Flask(__name__)
     app.request_class = Request  # chunked bodies over the limit are a 413, not cut short
@@ -21,8 +21,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
     from service.core import docs, headers, problems
-    from service.core.db import api, db
-    from service.core.http import AsciiIntegerConverter, IdConverter
+    from service.core.api import AsciiIntegerConverter, IdConverter, api
+    from service.core.db import db
     from service.health.routes import blp as health_blp
     from service.imports.routes import blp as imports_blp
     from service.ogc.routes import blp as ogc_blp

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from schema import migrate
 from service import create_app
-from service.access import users
+from service.access import tokens, users
 from service.core.db import db, make_engine
 from service.core.settings import DEFAULT_DATABASE_URL, TestConfig
 from service.ops import seeding
@@ -214,7 +214,7 @@ def bearer(conn):
 
     def make(org: str, role: str, **token_options) -> dict:
         user_id = users.ensure_user(conn, org, f"{role}-{uuid.uuid4().hex[:8]}", role)
-        _, token = users.create_token(conn, user_id, FROZEN_NOW, **token_options)
+        _, token = tokens.create_token(conn, user_id, FROZEN_NOW, **token_options)
         return {"Authorization": f"Bearer {token}"}
 
     return make

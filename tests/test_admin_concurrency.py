@@ -10,7 +10,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from service.access import users
+from service.access import tokens, users
 from tests.conftest import FROZEN_NOW, db_engine
 
 ORG = "zj.tz.lh"
@@ -23,7 +23,7 @@ def committed(app):
     name = f"concurrency-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         user_id = users.ensure_user(conn, ORG, name, "editor")
-        _, token = users.create_token(conn, user_id, FROZEN_NOW)
+        _, token = tokens.create_token(conn, user_id, FROZEN_NOW)
     yield {"Authorization": f"Bearer {token}"}
     with engine.begin() as conn:
         sites = "SELECT site_id FROM site_audit WHERE user_id = :u"

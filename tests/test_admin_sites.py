@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from service.access.users import revoke_token
+from service.access.tokens import revoke_token
 from service.geo import datums
 
 NEW_SITE = {

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from service.core import cursors
+from service.core import pagination as cursors
 
 PROBLEM_JSON = "application/problem+json"
 NEARBY = "/v1/sites/nearby"

@@ -12,7 +12,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from service.sites import serialize, store
+from service.core import clock
+from service.sites import store
 from tests.conftest import FROZEN_NOW, HORIZON_DAYS
 
 ZONES = (
@@ -51,7 +52,7 @@ def reference(conn, site_id: int) -> bytes:
             "star_rating": r.star_rating,
             "phone": r.phone,
             "description": r.description,
-            "updated_at": serialize.rfc3339(r.updated_at, r.timezone),
+            "updated_at": clock.rfc3339(r.updated_at, r.timezone),
             "version": r.version,
         }
     )

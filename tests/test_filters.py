@@ -19,7 +19,7 @@ from conftest import FROZEN_NOW
 from geographiclib.geodesic import Geodesic
 
 from service.geo.datums import wgs84_to_bd09, wgs84_to_gcj02
-from service.ops import seeding
+from service.orgs import store as org_store
 from service.sites import store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -309,7 +309,7 @@ def test_open_now_equals_open_at_frozen_now(client):
 
 def test_org_subtree_is_by_label_not_by_string_prefix(client, conn):
     """An org `zj.nbx` (not below zj.nb) must not leak into org=zj.nb."""
-    org_id = seeding.upsert_org(conn, "zj.nbx", "测试总工会")
+    org_id = org_store.upsert_org(conn, "zj.nbx", "测试总工会")
     site = {
         "kind": "station",
         "name": "测试驿站",

@@ -23,7 +23,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from service.access import partners, users
+from service.access import partners, tokens, users
 from service.core.db import make_engine
 from tests.conftest import sites_locked
 
@@ -215,7 +215,7 @@ def credentials(database_url):
     name = f"hardening-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         user_id = users.ensure_user(conn, "zj", name, "admin")
-        token_id, token = users.create_token(conn, user_id, datetime.now(UTC))
+        token_id, token = tokens.create_token(conn, user_id, datetime.now(UTC))
         key_id, key = partners.create(conn, name, 100_000)
     try:
         yield {"token": token, "key": key}

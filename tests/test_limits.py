@@ -22,7 +22,7 @@ from flask.cli import ScriptInfo
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from service import create_app
-from service.access import users
+from service.access import tokens, users
 from service.core.db import connections_per_engine, make_engine
 from service.core.settings import Config, TestConfig
 from service.ops import serving
@@ -319,7 +319,7 @@ def slow_app(database_url):
     name = f"limits-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         user_id = users.ensure_user(conn, "zj", name, "admin")
-        token_id, token = users.create_token(conn, user_id, FROZEN_NOW)
+        token_id, token = tokens.create_token(conn, user_id, FROZEN_NOW)
         site_id = conn.scalar(sa.text("SELECT id FROM sites WHERE name = '定海区东门劳动者驿站'"))
     try:
         yield app, {"Authorization": f"Bearer {token}"}, site_id

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from service.core import cursors
+from service.core import pagination as cursors
 from service.core.models import KINDS, REPORT_CATEGORIES, REPORT_STATUSES, STATUSES
 from service.imports.parse import COLUMNS
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask.cli import ScriptInfo
 
 from service import create_app
-from service.access import users
+from service.access import tokens, users
 from service.core.settings import TestConfig
 from service.ops import seeding
 from service.ops.cli import main
@@ -36,7 +36,7 @@ def routed():
     def load(conn):
         seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
         user_id = users.ensure_user(conn, "zj", "routing-admin", "admin")
-        facts["token"] = users.create_token(conn, user_id, FROZEN_NOW)[1]
+        facts["token"] = tokens.create_token(conn, user_id, FROZEN_NOW)[1]
         facts["site"] = conn.scalar(sa.text("SELECT min(id) FROM sites"))
 
     with throwaway_database("yizhan_test_routing", load) as url:

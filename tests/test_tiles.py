@@ -9,7 +9,6 @@ Mercator formulas below and the fixture coordinates, never from the service's co
 import json
 import math
 import random
-from collections import OrderedDict
 from pathlib import Path
 
 import mapbox_vector_tile
@@ -482,7 +481,7 @@ def test_non_numeric_tile_is_404(client):
 def test_low_zoom_tiles_are_cached_briefly(app, client, make_site, monkeypatch):
     """With CACHE_SECONDS set, a low-zoom tile is reused; high zoom and open_now are not."""
     monkeypatch.setitem(app.config, "CACHE_SECONDS", 30)
-    monkeypatch.setitem(app.extensions, "yizhan.tiles", OrderedDict())
+    monkeypatch.setitem(app.extensions, "yizhan.caches", {})
     lat, lon = 29.65, 121.47
     low = get_tile(client, 7, *tile_of(lat, lon, 7)).data
     low_open = get_tile(client, 7, *tile_of(lat, lon, 7), open_now="true").data

@@ -22,6 +22,7 @@ from flask import Flask, Response, current_app, request
 from flask_smorest import abort
 
 from service.access import quotas
+from service.core import cache
 from service.core.db import db
 
 logger = logging.getLogger(__name__)
@@ -76,25 +77,23 @@ def revoke(conn: sa.Connection, key_id: int, at: datetime) -> bool:
 
 
 def _lookup(key: str) -> Partner | None:
-    """The live partner of a key, cached briefly per process (keys change rarely)."""
-    cache = current_app.extensions.setdefault("yizhan.partners", {})
+    """The live partner of a key, cached briefly per process (keys change rarely); unknown
+    keys are not kept, so junk keys cannot fill the cache."""
     hashed = digest(key)
-    hit = cache.get(hashed)
+
+    def load() -> Partner | None:
+        with db.writing() as conn:  # the primary: a revoked key must not live on in a replica
+            row = conn.execute(
+                sa.text(
+                    "SELECT id, name, per_minute FROM partner_keys "
+                    "WHERE key_hash = :hash AND revoked_at IS NULL"
+                ),
+                {"hash": hashed},
+            ).first()
+        return Partner(*row) if row else None
+
     ttl = current_app.config["CACHE_SECONDS"]
-    if hit is not None and time.monotonic() < hit[1]:
-        return hit[0]
-    with db.writing() as conn:  # the primary: a revoked key must not live on in a replica
-        row = conn.execute(
-            sa.text(
-                "SELECT id, name, per_minute FROM partner_keys "
-                "WHERE key_hash = :hash AND revoked_at IS NULL"
-            ),
-            {"hash": hashed},
-        ).first()
-    partner = Partner(*row) if row else None
-    if ttl > 0 and partner is not None:  # unknown keys are not cached: junk must not pile up
-        cache[hashed] = (partner, time.monotonic() + ttl)
-    return partner
+    return cache.named("partners").get(hashed, load, ttl, keep=lambda p: p is not None)
 
 
 # The database is down, unreachable or too slow (a cancelled statement, a pool with no

@@ -4,9 +4,10 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from service.amenities import queries
+from service.core.api import Blueprint
 from service.core.db import db
-from service.core.http import Blueprint, json_response
-from service.sites.schemas import StrictQuery
+from service.core.params import StrictQuery
+from service.core.responses import json_response
 
 blp = Blueprint("amenities", __name__, url_prefix="/v1/amenities", description="Amenity codes.")
 

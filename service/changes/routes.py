@@ -13,11 +13,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from service.changes import queries
+from service.core import pagination
+from service.core.api import Blueprint
 from service.core.db import db
-from service.core.http import Blueprint, invalid, json_response, url_with
-from service.core.params import crs_field
+from service.core.params import StrictQuery, crs_field, invalid
+from service.core.responses import json_response
 from service.sites import serialize
-from service.sites.schemas import SiteSchema, StrictQuery
+from service.sites.schemas import SiteSchema
 
 blp = Blueprint("changes", __name__, url_prefix="/v1/changes", description="Change feed.")
 
@@ -68,6 +70,10 @@ def _decode(token: str, name: str, keys: tuple[str, ...]) -> dict:
     return value
 
 
+def _change_position(row) -> dict:
+    return {"x": int(row.xid), "s": row.seq}
+
+
 @blp.route("")
 class Changes(MethodView):
     @blp.arguments(ChangesArgs, location="query")
@@ -86,12 +92,10 @@ class Changes(MethodView):
             else:
                 position = {"a": 0, "x": queries.boundary(conn)}
             rows = queries.snapshot_page(conn, position["a"], limit)
-        page, more = rows[:limit], len(rows) > limit
+        page, next_url = pagination.page(
+            rows, limit, lambda r: {"a": r.id, "x": position["x"]}, "snapshot", _encode
+        )
         items = [{"id": r.id, "op": "upsert", "site": serialize.site(r, crs)} for r in page]
-        next_url = None
-        if more:
-            token = _encode({"a": page[-1].id, "x": position["x"]})
-            next_url = url_with(snapshot=token)
         return json_response(
             {
                 "items": items,
@@ -103,7 +107,7 @@ class Changes(MethodView):
     @staticmethod
     def _changes(conn, position: dict, limit: int, crs: str):
         rows = queries.changes_after(conn, position["x"], position["s"], limit)
-        page, more = rows[:limit], len(rows) > limit
+        page, next_url = pagination.page(rows, limit, _change_position, "since", _encode)
         # An empty page (a poll with nothing new, the usual answer) needs no sites.
         states = queries.sites(conn, sorted({r.site_id for r in page})) if page else {}
         latest = {r.site_id: i for i, r in enumerate(page)}  # last change per site wins
@@ -118,11 +122,5 @@ class Changes(MethodView):
                 items.append(
                     {"id": row.site_id, "op": "upsert", "site": serialize.site(state, crs)}
                 )
-        cursor = _encode({"x": int(page[-1].xid), "s": page[-1].seq}) if page else _encode(position)
-        return json_response(
-            {
-                "items": items,
-                "next_cursor": cursor,
-                "next": url_with(since=cursor) if more else None,
-            }
-        )
+        cursor = _encode(_change_position(page[-1]) if page else position)
+        return json_response({"items": items, "next_cursor": cursor, "next": next_url})

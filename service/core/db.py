@@ -1,4 +1,4 @@
-"""Unbound extensions: the database handle and the flask-smorest Api."""
+"""The database: engines for the primary and a replica, and connections handed to views."""
 
 import functools
 import logging
@@ -8,36 +8,8 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask_smorest import Api
-from marshmallow import Schema, fields
 
 logger = logging.getLogger(__name__)
-
-
-class ProblemSchema(Schema):
-    """RFC 9457 problem details, as every error response carries them."""
-
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String(required=True)
-    errors = fields.Raw(metadata={"description": "Validation: each bad field to its messages"})
-
-
-class ProblemApi(Api):
-    """flask-smorest's Api, documenting errors as application/problem+json."""
-
-    ERROR_SCHEMA = ProblemSchema
-
-    def _register_responses(self):
-        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
-        try:
-            super()._register_responses()
-        finally:
-            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # back to the class default for successes
-
-
-api = ProblemApi()
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -205,3 +177,9 @@ class Database:
 
 
 db = Database()
+
+
+def statement_timeout(conn: sa.Connection, ms: int) -> None:
+    """Let this transaction's statements run `ms` milliseconds (0: no limit), not the
+    per-request limit of reads: for imports and bulk commands."""
+    conn.execute(sa.text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(ms)})

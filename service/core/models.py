@@ -12,6 +12,8 @@ from geoalchemy2 import Geography, Geometry
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, Range
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from service.core.settings import DEFAULT_TIMEZONE
+
 KINDS = ("station", "home", "facility")
 STATUSES = ("active", "temporarily_closed", "closed")
 
@@ -113,7 +115,7 @@ class Site(Base):
     pt = mapped_column(PgPoint(), sa.Computed("point(ST_X(geom), ST_Y(geom))"), deferred=True)
     amenities: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), default=list)
     opening_hours: Mapped[str | None]
-    timezone: Mapped[str] = mapped_column(default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(default=DEFAULT_TIMEZONE)
     hours_pattern_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hours_patterns.id"))
     status: Mapped[str] = mapped_column(default="active")
     area_m2: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 1))

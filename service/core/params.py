@@ -1,12 +1,18 @@
-"""Marshmallow fields and validators shared by the resources' schemas."""
+"""Query and body parameters shared by every resource: fields, validators, the strict query.
+
+Coordinates, boxes, datums, org codes, instants and text are checked here, before any SQL
+(PostGIS silently wraps out-of-range geography).
+"""
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
-from marshmallow import ValidationError, fields
+from flask_smorest import abort
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 from service.core import vocabulary
+from service.core.clock import to_utc
 from service.core.models import KINDS
 from service.geo.datums import CRS_NAMES
 
@@ -88,19 +94,6 @@ class Coordinate(fields.Float):
         return number
 
 
-def to_utc(t: datetime) -> datetime:
-    """The same instant in UTC: PostgreSQL refuses offsets beyond ±15:59, RFC 3339 does not.
-
-    An instant just outside Python's years 1..9999 once in UTC (0001-01-01T00:00:02+02:00)
-    is still a valid RFC 3339 date-time: it becomes the first or last representable instant,
-    which compares the same with every stored time.
-    """
-    try:
-        return t.astimezone(UTC)
-    except OverflowError:
-        return (datetime.min if t.year == 1 else datetime.max).replace(tzinfo=UTC)
-
-
 class Instant(fields.DateTime):
     """An RFC 3339 timestamp that must carry its UTC offset."""
 
@@ -146,3 +139,48 @@ def org_code(**kwargs) -> fields.String:
         ),
         **kwargs,
     )
+
+
+def invalid(field: str, message: str):
+    """A 422 for one query parameter, in the same shape as schema validation errors."""
+    abort(422, messages={"query": {field: [message]}})
+
+
+class StrictQuery(Schema):
+    class Meta:
+        unknown = RAISE  # a misspelt parameter is an error, not silently ignored
+
+    @pre_load
+    def _ascii_numbers(self, data, **kwargs):
+        """int() and float() also read "１" and "١"; query numbers are ASCII digits."""
+        bad = {}
+        for name, field in self.fields.items():
+            value = data.get(field.data_key or name)
+            numeric = isinstance(field, fields.Integer | fields.Float)
+            if numeric and isinstance(value, str) and not PLAIN_NUMBER.match(value.strip()):
+                bad[field.data_key or name] = ["Not a valid number."]
+        if bad:
+            raise ValidationError(bad)
+        return data
+
+
+class Bbox(fields.Field):
+    """`west,south,east,north` in degrees; west > east crosses the antimeridian."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = value.split(",") if isinstance(value, str) else []
+        if len(parts) != 4 or not all(PLAIN_NUMBER.match(p) for p in parts):
+            raise ValidationError("Expected four numbers: west,south,east,north.")
+        try:
+            west, south, east, north = (float(p) for p in parts)
+        except ValueError:
+            raise ValidationError("Expected four numbers: west,south,east,north.") from None
+        if any(v != v or v in (float("inf"), float("-inf")) for v in (west, south, east, north)):
+            raise ValidationError("Coordinates must be finite numbers.")
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            raise ValidationError("west and east must be between -180 and 180.")
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            raise ValidationError("south and north must be between -90 and 90.")
+        if south > north:
+            raise ValidationError("south must not be greater than north.")
+        return west, south, east, north

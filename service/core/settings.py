@@ -3,6 +3,9 @@
 import os
 
 DEFAULT_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:5432/yizhan"
+# The zone of a site that names none, and of times that belong to no site (audit entries,
+# rider reports).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def _int(name: str, default: int) -> int:
@@ -22,7 +25,7 @@ class Config:
     CACHE_SECONDS = 30
     # Public holidays ("PH") are taken from this country's calendar.
     HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
-    DEFAULT_TIMEZONE = "Asia/Shanghai"
+    DEFAULT_TIMEZONE = DEFAULT_TIMEZONE
     # Request bodies: 1 MiB in general, more for bulk imports (both answer 413 beyond).
     MAX_CONTENT_LENGTH = 1024 * 1024
     IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)

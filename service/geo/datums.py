@@ -138,3 +138,26 @@ def to_wgs84(lat: float, lon: float, crs: str) -> LatLon:
 def from_wgs84(lat: float, lon: float, crs: str) -> LatLon:
     """Convert a WGS-84 point to ``crs`` (one of CRS_NAMES)."""
     return _transforms(crs)[1](lat, lon)
+
+
+def bbox_to_wgs84(bbox: tuple[float, float, float, float], crs: str):
+    """A (west, south, east, north) box drawn on a `crs` map, as a WGS-84 box containing it.
+
+    Corners and edge midpoints are converted and enveloped; the datum shift varies by a
+    few metres across a city-sized box, so the envelope is padded by ~20 m to lose nothing.
+    """
+    west, south, east, north = bbox
+    if crs == "wgs84" or west > east:  # antimeridian boxes lie outside China: no shift
+        return bbox
+    mid_lat, mid_lon = (south + north) / 2, (west + east) / 2
+    points = [
+        to_wgs84(lat, lon, crs) for lat in (south, mid_lat, north) for lon in (west, mid_lon, east)
+    ]
+    pad = 0.0002
+    lats, lons = [p[0] for p in points], [p[1] for p in points]
+    return (
+        max(-180.0, min(lons) - pad),
+        max(-90.0, min(lats) - pad),
+        min(180.0, max(lons) + pad),
+        min(90.0, max(lats) + pad),
+    )

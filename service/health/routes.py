@@ -8,9 +8,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from schema import migrate
+from service.core.api import Blueprint
+from service.core.clock import now
 from service.core.db import db
-from service.core.http import Blueprint, json_response, now
 from service.core.problems import problem
+from service.core.responses import json_response
+from service.health import queries
 from service.hours import store as hours_store
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators.")
@@ -47,8 +50,7 @@ class Readiness(MethodView):
         version, horizon = None, None
         try:
             with db.reading() as conn:
-                if conn.scalar(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")):
-                    version = conn.scalar(sa.text("SELECT max(version_num) FROM alembic_version"))
+                version = queries.migration_version(conn)
                 if version is not None:
                     horizon = hours_store.current_horizon(conn)
         except (sa.exc.OperationalError, sa.exc.InterfaceError):

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import opening_hours
 
+from service.core.settings import DEFAULT_TIMEZONE
+
 # Intervals are asked for at most this far ahead in one call; beyond it the
 # library is slow on expressions that never change.
 _MAX_INTERVAL_DAYS = 400
@@ -50,7 +52,7 @@ def check_timezone(name: str) -> None:
 def explain(expression: str) -> str | None:
     """None when `expression` is valid, else a message saying where it breaks."""
     try:
-        _parse(expression, "Asia/Shanghai", "CN")
+        _parse(expression, DEFAULT_TIMEZONE, "CN")
     except HoursError as exc:
         return str(exc)
     return None

@@ -3,21 +3,20 @@
 import logging
 from dataclasses import asdict
 
-import sqlalchemy as sa
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields
 
-from service.access import auth
-from service.core.db import db
-from service.core.http import Blueprint, json_response, now
-from service.core.models import Org
-from service.core.params import crs_field, org_code
+from service.access import gate
+from service.core.api import Blueprint
+from service.core.clock import now
+from service.core.db import db, statement_timeout
+from service.core.params import StrictQuery, crs_field, org_code
 from service.core.problems import problem
+from service.core.responses import json_response
 from service.imports import parse
-from service.imports.store import upsert
-from service.sites.schemas import StrictQuery
+from service.imports.pipeline import Rejected, Settings, run_import
 
 logger = logging.getLogger(__name__)
 
@@ -44,60 +43,6 @@ class ImportResult(Schema):
     updated = fields.Integer(required=True)
     unchanged = fields.Integer(required=True)
     dry_run = fields.Boolean(required=True)
-
-
-class Rejected(ValueError):
-    """The file is refused: the errors say which rows and fields."""
-
-    def __init__(self, errors: list[parse.RowError]) -> None:
-        super().__init__(f"{len(errors)} errors")
-        self.errors = errors
-
-
-def run_import(
-    conn: sa.Connection,
-    body: bytes,
-    content_type: str,
-    org: str,
-    user_id: int | None,
-    covers,
-    crs: str = "wgs84",
-    dry_run: bool = False,
-):
-    """Parse, check every row's org, upsert; raises Rejected with every problem found.
-
-    `covers(code)` says whether the caller may write to an org. Shared by the API and
-    `yizhan import`.
-    """
-    cfg = current_app.config
-    rows, errors = parse.parse(body, content_type, crs, cfg["IMPORT_MAX_ROWS"])
-    codes = {row.org or org for row in rows}
-    known = dict(
-        conn.execute(
-            sa.select(sa.cast(Org.code, sa.Text), Org.id).where(
-                sa.cast(Org.code, sa.Text).in_(codes)
-            )
-        ).all()
-    )
-    resolved, seen = [], {}
-    for row in rows:
-        code = row.org or org
-        if not (code == org or code.startswith(org + ".")) or not covers(code):
-            errors.append(parse.RowError(row.number, "org", f"{code} is not in {org}'s subtree."))
-        elif code not in known:
-            errors.append(parse.RowError(row.number, "org", f"No org {code}."))
-        elif (key := (code, row.data["external_id"])) in seen:
-            # The parser sees `org` as written; an empty cell and `org=CODE` are the same org.
-            message = f"Duplicate of row {seen[key]} (same org and external_id)."
-            errors.append(parse.RowError(row.number, "external_id", message))
-        else:
-            seen[key] = row.number
-            resolved.append((row.number, known[code], row.data))
-    if errors:
-        raise Rejected(sorted(set(errors), key=lambda e: (e.row, e.field, e.message)))
-    return upsert(
-        conn, resolved, user_id, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"], dry_run
-    )
 
 
 def _upload() -> tuple[bytes, str]:
@@ -162,15 +107,14 @@ REQUEST_BODY = {
 
 @blp.route("")
 class Imports(MethodView):
-    @auth.required("admin", "editor")
+    @gate.required(*gate.WRITERS)
     @blp.arguments(ImportArgs, location="query")
     @blp.response(200, ImportResult)
-    @blp.doc(security=auth.BEARER, requestBody=REQUEST_BODY)
+    @blp.doc(security=gate.BEARER, requestBody=REQUEST_BODY)
     def post(self, args):
         """Upsert a CSV or GeoJSON file of sites; dry_run=true reports without writing."""
-        me = auth.principal()
-        if not me.covers(args["org"]):
-            abort(403, message=f"{args['org']} is not in your org subtree.")
+        me = gate.principal()
+        gate.check(args["org"])
         request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
         body, media = _upload()
         if media not in parse.MEDIA_TYPES:
@@ -178,10 +122,7 @@ class Imports(MethodView):
         try:
             with db.writing() as conn:
                 # A 100,000-row file takes ~20 s; the per-request statement limit is for reads.
-                conn.execute(
-                    sa.text("SELECT set_config('statement_timeout', :ms, true)"),
-                    {"ms": str(current_app.config["IMPORT_STATEMENT_TIMEOUT_MS"])},
-                )
+                statement_timeout(conn, current_app.config["IMPORT_STATEMENT_TIMEOUT_MS"])
                 outcome = run_import(
                     conn,
                     body,
@@ -189,6 +130,8 @@ class Imports(MethodView):
                     args["org"],
                     me.user_id,
                     me.covers,
+                    Settings.of(current_app.config),
+                    now(),
                     args["crs"],
                     args["dry_run"],
                 )

@@ -12,9 +12,12 @@ from flask import Response, abort, request, url_for
 from flask.views import MethodView
 from werkzeug.exceptions import UnprocessableEntity
 
-from service.core import cursors, problems
+from service.core import pagination, problems
+from service.core.api import Blueprint, StrictParser
+from service.core.cache import cached
+from service.core.clock import now
 from service.core.db import db
-from service.core.http import Blueprint, StrictParser, cached, json_response, now, url_with
+from service.core.responses import GEOJSON, JSON, json_response
 from service.ogc import queries
 from service.ogc.schemas import (
     CRS84,
@@ -31,12 +34,9 @@ from service.ogc.schemas import (
 )
 from service.sites import filters, serialize
 from service.sites import queries as site_queries
-from service.sites.routes import search_filters
 
 logger = logging.getLogger(__name__)
 
-JSON = "application/json"
-GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 CONFORMANCE = [
@@ -183,9 +183,9 @@ class Items(MethodView):
         with db.reading() as conn:
             search = _search(args, conn, at)
             if "nearest" in args:
-                rows, position = _nearest_page(conn, args, search, limit, at)
+                rows, next_url = _nearest_page(conn, args, search, limit, at)
             else:
-                rows, position = _listed_page(conn, args, search, limit)
+                rows, next_url = _listed_page(conn, args, search, limit)
         if "nearest" in args:
             features = [
                 serialize.feature(row, "wgs84", {"distance_m": round(row.distance_m, 1)})
@@ -197,9 +197,8 @@ class Items(MethodView):
             {"href": request.url, "rel": "self", "type": GEOJSON, "title": "This page"},
             _link("ogc.collection", "collection", JSON, "The sites collection"),
         ]
-        if position is not None:
-            cursor = cursors.encode(position, request.args.to_dict())
-            links.append({"href": url_with(cursor=cursor), "rel": "next", "type": GEOJSON})
+        if next_url is not None:
+            links.append({"href": next_url, "rel": "next", "type": GEOJSON})
         body = {
             "type": "FeatureCollection",
             "features": features,
@@ -213,54 +212,39 @@ class Items(MethodView):
 def _search(args: dict, conn, at) -> filters.Filters:
     """The shared /v1 filters, with their 422s turned into this API's 400s."""
     try:
-        return search_filters(args, conn, at)
+        return filters.from_args(args, conn, at)
     except UnprocessableEntity as exc:
         messages = (getattr(exc, "data", None) or {}).get("messages") or {}
         bad_request(problems.flatten_messages(messages) or {"request": [exc.description]})
 
 
-def _position(args: dict) -> dict:
-    try:
-        return cursors.decode(args["cursor"], request.args.to_dict())
-    except cursors.CursorError as exc:
-        bad_request({"cursor": [str(exc)]})
+def _cursor_error(message: str):
+    bad_request({"cursor": [message]})
 
 
 def _listed_page(conn, args: dict, search, limit: int):
-    """(rows, position of the next page or None) in id order."""
-    after_id = None
-    if "cursor" in args:
-        after_id = _position(args).get("i")
-        if type(after_id) is not int:
-            bad_request({"cursor": ["Malformed cursor."]})
-    frequencies = cached("amenity_frequencies", lambda: filters.amenity_frequencies(conn))
+    """(rows, the next page's URL or None) in id order."""
+    pos = pagination.position(args, pagination.BY_ID, _cursor_error)
     rows = queries.items_page(
         conn,
         search,
         limit,
         args.get("bbox"),
         args.get("datetime"),
-        after_id,
-        selective=filters.is_selective(search, frequencies),
+        None if pos is None else pos["i"],
+        selective=filters.selective(conn, search),
     )
-    page = rows[:limit]
-    return page, ({"i": page[-1].id} if len(rows) > limit else None)
+    return pagination.page(rows, limit)
 
 
 def _nearest_page(conn, args: dict, search, limit: int, at):
-    """(rows, position of the next page or None) by distance from `nearest` (extension)."""
-    after = None
-    if "cursor" in args:
-        pos = _position(args)
-        if not (type(pos.get("d")) in (float, int) and type(pos.get("i")) is int):
-            bad_request({"cursor": ["Malformed cursor."]})
-        after = (float(pos["d"]), pos["i"])
+    """(rows, the next page's URL or None) by distance from `nearest` (extension)."""
+    pos = pagination.position(args, pagination.BY_DISTANCE, _cursor_error)
+    after = None if pos is None else (float(pos["d"]), pos["i"])
     lat, lon = args["nearest"]
     radius = args.get("radius", 3000.0)
     rows = site_queries.nearby(conn, lat, lon, radius, limit, search, at, after)
-    page = rows[:limit]
-    more = len(rows) > limit
-    return page, ({"d": page[-1].distance_m, "i": page[-1].id} if more else None)
+    return pagination.page(rows, limit, serialize.distance_position)
 
 
 @blp.route("/collections/sites/items/<id:feature_id>", endpoint="item")

@@ -5,8 +5,9 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.core.params import LAT_TEXT, LON_TEXT, PLAIN_NUMBER, to_utc
-from service.sites.schemas import Bbox, FilterArgs, StrictQuery
+from service.core.clock import to_utc
+from service.core.params import LAT_TEXT, LON_TEXT, PLAIN_NUMBER, Bbox, StrictQuery
+from service.sites.schemas import FilterArgs
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000

@@ -13,9 +13,9 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from service import create_app
-from service.access import users
-from service.core.db import db
-from service.core.http import now
+from service.access import tokens, users
+from service.core.clock import now
+from service.core.db import db, statement_timeout
 from service.core.models import ROLES
 from service.geo.datums import CRS_NAMES
 from service.hours import store as hours_store
@@ -31,11 +31,6 @@ def refusal():
         yield
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def no_statement_timeout(conn) -> None:
-    """Bulk commands may run long; the per-statement limit is for requests."""
-    conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -107,7 +102,7 @@ def seed(synthetic: float, rng_seed: int, spatial_order: bool) -> None:
     click.echo(f"demo data: {stats}")
     if synthetic:
         with db.writing() as conn:
-            no_statement_timeout(conn)
+            statement_timeout(conn, 0)  # bulk commands may run long
             added = synth.load(
                 conn, int(synthetic), rng_seed, now(), cfg["HOURS_HORIZON_DAYS"], spatial_order
             )
@@ -125,7 +120,7 @@ def hours_refresh() -> None:
     """Recompute every pattern's open intervals and roll the horizon forward (run daily)."""
     cfg = current_app.config
     with db.writing() as conn:
-        no_statement_timeout(conn)
+        statement_timeout(conn, 0)  # bulk commands may run long
         stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
     click.echo(f"hours refreshed: {stats}")
 
@@ -141,10 +136,10 @@ def orgs_group() -> None:
 @with_appcontext
 def orgs_add(code: str, name: str) -> None:
     """Add (or rename) an org; its parent must exist unless it is a root."""
-    from service.ops import seeding
+    from service.orgs import store as org_store
 
     with db.writing() as conn, refusal():
-        org_id = seeding.upsert_org(conn, code, name)
+        org_id = org_store.upsert_org(conn, code, name)
     click.echo(f"org {code} (id {org_id})")
 
 
@@ -157,15 +152,26 @@ def orgs_add(code: str, name: str) -> None:
 def import_file(path: str, org_code: str, dry_run: bool, crs: str) -> None:
     """Upsert a CSV (UTF-8 or GB18030) or GeoJSON file of sites, all or nothing."""
     from service.imports.parse import TooLarge
-    from service.imports.routes import Rejected, run_import
+    from service.imports.pipeline import Rejected, Settings, run_import
 
     media = "application/geo+json" if path.lower().endswith(("json", "geojson")) else "text/csv"
     with open(path, "rb") as f:
         body = f.read()
     try:
         with db.writing() as conn:
-            no_statement_timeout(conn)
-            outcome = run_import(conn, body, media, org_code, None, lambda code: True, crs, dry_run)
+            statement_timeout(conn, 0)  # bulk commands may run long
+            outcome = run_import(
+                conn,
+                body,
+                media,
+                org_code,
+                None,
+                lambda code: True,
+                Settings.of(current_app.config),
+                now(),
+                crs,
+                dry_run,
+            )
     except Rejected as exc:
         for e in exc.errors:
             click.echo(f"row {e.row}\t{e.field}\t{e.message}", err=True)
@@ -272,7 +278,7 @@ def tokens_create(
     expires = timedelta(days=expires_days) if expires_days else None
     with db.writing() as conn, refusal():
         user_id = users.ensure_user(conn, org_code, user_name, role)
-        token_id, token = users.create_token(conn, user_id, now(), expires, label)
+        token_id, token = tokens.create_token(conn, user_id, now(), expires, label)
     click.echo(
         f"token {token_id} for {user_name} ({role}, {org_code}); it is shown only now:", err=True
     )
@@ -285,7 +291,7 @@ def tokens_create(
 def tokens_list(org_code: str | None) -> None:
     """List tokens (never the tokens themselves)."""
     with db.reading(primary=True) as conn:
-        rows = users.list_tokens(conn, org_code)
+        rows = tokens.list_tokens(conn, org_code)
     for r in rows:
         state = "revoked" if r.revoked_at else "active"
         click.echo(
@@ -300,7 +306,7 @@ def tokens_list(org_code: str | None) -> None:
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token at once."""
     with db.writing() as conn:
-        if not users.revoke_token(conn, token_id, now()):
+        if not tokens.revoke_token(conn, token_id, now()):
             raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
 

@@ -1,16 +1,16 @@
 """The org tree: read your subtree; admins create orgs below their own."""
 
-import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.access import auth
+from service.access import gate
+from service.core import orgs
+from service.core.api import Blueprint, require_json
 from service.core.db import db
-from service.core.http import Blueprint, json_response, require_json
-from service.core.models import Org
-from service.core.params import Text, org_code
-from service.sites.schemas import StrictQuery
+from service.core.params import StrictQuery, Text, org_code
+from service.core.responses import json_response
+from service.orgs import store
 
 blp = Blueprint("orgs", __name__, url_prefix="/v1/orgs", description="The org tree.")
 blp.before_request(require_json)
@@ -36,47 +36,36 @@ class OrgIn(Schema):
 
 
 def _shape(code: str, name: str) -> dict:
-    return {"code": code, "name": name, "parent": code.rsplit(".", 1)[0] if "." in code else None}
+    return {"code": code, "name": name, "parent": orgs.parent(code)}
 
 
 @blp.route("")
 class Orgs(MethodView):
-    @auth.required("admin", "editor", "viewer")
+    @gate.required(*gate.READERS)
     @blp.arguments(StrictQuery, location="query")
     @blp.response(200, OrgPage)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=gate.BEARER)
     def get(self, _args):
         """Your org and every org below it, in tree order."""
         with db.reading(primary=True) as conn:  # an admin lists right after adding
-            rows = conn.execute(
-                sa.select(sa.cast(Org.code, sa.Text), Org.name)
-                .where(Org.code.descendant_of(auth.principal().org_code))
-                .order_by(Org.code)
-            ).all()
+            rows = store.subtree(conn, gate.principal().org_code)
         return json_response({"items": [_shape(c, n) for c, n in rows], "next": None})
 
-    @auth.required("admin")
+    @gate.required("admin")
     @blp.arguments(OrgIn, location="json")
     @blp.response(201, OrgSchema)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=gate.BEARER)
     def post(self, data):
         """Create an org below yours (its parent must exist)."""
-        me, code = auth.principal(), data["code"]
-        if not me.covers(code):  # outside the caller's subtree: 403, as every write there
-            abort(403, message=f"{code} is not in your org subtree.")
+        me, code = gate.principal(), data["code"]
+        gate.check(code)  # outside the caller's subtree: 403, as every write there
         if code == me.org_code:
             abort(422, messages={"json": {"code": [f"Must be below your org {me.org_code}."]}})
-        parent = code.rsplit(".", 1)[0]
+        parent = orgs.parent(code)
         with db.writing() as conn:
-            if conn.scalar(sa.select(Org.id).where(Org.code == parent)) is None:
+            if orgs.org_id(conn, parent) is None:
                 abort(422, messages={"json": {"code": [f"Parent org {parent} does not exist."]}})
-            created = conn.scalar(
-                sa.text(
-                    "INSERT INTO orgs (code, name) VALUES (CAST(:code AS ltree), :name) "
-                    "ON CONFLICT (code) DO NOTHING RETURNING id"
-                ),
-                {"code": code, "name": data["name"]},
-            )
+            created = store.create(conn, code, data["name"])
         if created is None:
             abort(409, message=f"Org {code} already exists.")
         return json_response(

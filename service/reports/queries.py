@@ -4,9 +4,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from service.sites.serialize import rfc3339
-
-TZ = "Asia/Shanghai"
+from service.core.clock import rfc3339
 
 _TRIAGE_COLUMNS = """
     r.id, r.site_id, r.category, r.comment, r.status, r.created_at, r.resolved_at, r.note,
@@ -114,7 +112,7 @@ def public(row) -> dict:
         "category": row.category,
         "comment": row.comment,
         "status": row.status,
-        "created_at": rfc3339(row.created_at, TZ),
+        "created_at": rfc3339(row.created_at),
     }
 
 
@@ -123,7 +121,7 @@ def triaged(row) -> dict:
         **public(row),
         "site_name": row.site_name,
         "org": row.org,
-        "resolved_at": rfc3339(row.resolved_at, TZ),
+        "resolved_at": rfc3339(row.resolved_at),
         "resolved_by": row.resolved_by,
         "note": row.note,
     }

@@ -1,25 +1,19 @@
 """Rider reports: anyone reports a problem with a site; admins triage those of their subtree."""
 
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from service.access import auth, quotas
-from service.core import cursors
+from service.access import gate, quotas
+from service.core import pagination
+from service.core.api import Blueprint, require_json
+from service.core.clock import now
 from service.core.db import db
-from service.core.http import (
-    Blueprint,
-    json_response,
-    keyset_after,
-    now,
-    require_json,
-    url_with,
-)
 from service.core.models import REPORT_CATEGORIES, REPORT_STATUSES
-from service.core.params import Text
+from service.core.params import StrictQuery, Text
+from service.core.responses import json_response
 from service.reports import queries
-from service.sites.schemas import StrictQuery
 
 blp = Blueprint("reports", __name__, description="Rider reports and their triage.")
 blp.before_request(require_json)
@@ -100,38 +94,35 @@ class SiteReports(MethodView):
 
 @blp.route("/v1/reports")
 class Reports(MethodView):
-    @auth.required("admin", "editor", "viewer")
+    @gate.required(*gate.READERS)
     @blp.arguments(ReportListArgs, location="query")
     @blp.response(200, ReportPage)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=gate.BEARER)
     def get(self, args):
         """Reports on sites of your subtree, newest first; filter by status and site."""
-        before = keyset_after(args)
+        before = pagination.after_id(args)
         with db.reading(primary=True) as conn:  # triage is read right after it is written
             rows = queries.in_subtree(
                 conn,
-                auth.principal().org_code,
+                gate.principal().org_code,
                 args.get("status"),
                 args.get("site_id"),
                 before,
                 args["limit"],
             )
-        page, more = rows[: args["limit"]], len(rows) > args["limit"]
-        next_url = None
-        if more:
-            next_url = url_with(cursor=cursors.encode({"i": page[-1].id}, request.args.to_dict()))
+        page, next_url = pagination.page(rows, args["limit"])
         return json_response({"items": [queries.triaged(r) for r in page], "next": next_url})
 
 
 @blp.route("/v1/reports/<id:report_id>")
 class ReportById(MethodView):
-    @auth.required("admin", "editor")
+    @gate.required(*gate.WRITERS)
     @blp.arguments(ReportPatch, location="json")
     @blp.response(200, TriagedReport)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=gate.BEARER)
     def patch(self, data, report_id):
         """Resolve or reject a report (or reopen it)."""
-        me = auth.principal()
+        me = gate.principal()
         with db.writing() as conn:
             row = queries.triage(
                 conn, report_id, me.org_code, data["status"], data.get("note"), me.user_id, now()

@@ -5,31 +5,24 @@ import logging
 import re
 
 import orjson
-import sqlalchemy as sa
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from service.access import auth
-from service.core import cursors
+from service.access import gate
+from service.core import pagination
+from service.core.api import Blueprint, require_json
+from service.core.clock import now, rfc3339
 from service.core.db import db
-from service.core.http import (
-    Blueprint,
-    json_response,
-    keyset_after,
-    now,
-    require_json,
-    url_with,
-)
-from service.core.models import Org
-from service.geo import datums as datum
+from service.core.params import StrictQuery
+from service.core.responses import json_response
+from service.geo import datums
 from service.sites import queries, serialize, store
 from service.sites.schemas import (
     SitePatchSchema,
     SiteSchema,
     SiteWriteSchema,
-    StrictQuery,
     WriteArgs,
 )
 
@@ -43,7 +36,6 @@ blp = Blueprint(
 )
 blp.before_request(require_json)
 
-WRITERS = ("admin", "editor")
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
@@ -113,21 +105,9 @@ def _settings() -> tuple[int, str]:
     return cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"]
 
 
-def _org_id(conn, code: str) -> int:
-    """The id of an org the caller may write to: 403 outside the caller's subtree (API.md:
-    acting outside it is a 403, whether or not the org exists), 422 naming `org` when no
-    such org exists inside it."""
-    if not auth.principal().covers(code):
-        abort(403, message=f"{code} is not in your org subtree.")
-    org_id = conn.scalar(sa.select(Org.id).where(Org.code == code))
-    if org_id is None:
-        abort(422, messages={"json": {"org": [f"No org {code}."]}})
-    return org_id
-
-
 def _to_wgs84(data: dict, crs: str) -> dict:
     if "location" in data and crs != "wgs84":
-        lat, lon = datum.to_wgs84(data["location"]["lat"], data["location"]["lon"], crs)
+        lat, lon = datums.to_wgs84(data["location"]["lat"], data["location"]["lon"], crs)
         data = {**data, "location": {"lat": lat, "lon": lon}}
     return data
 
@@ -135,14 +115,10 @@ def _to_wgs84(data: dict, crs: str) -> dict:
 def _site_response(conn, site_id: int, status: int, crs: str) -> Response:
     row = queries.site_by_id(conn, site_id)
     body = serialize.site(row, crs)
-    headers = {"ETag": f'"{_etag(row.id, row.version, crs)}"'}
+    headers = {"ETag": f'"{serialize.etag(row.id, row.version, crs)}"'}
     if status == 201:
         headers["Location"] = f"/v1/sites/{site_id}"
     return json_response(body, status=status, headers=headers)
-
-
-def _etag(site_id: int, version: int, crs: str) -> str:
-    return f"{site_id}-{version}" + ("" if crs == "wgs84" else f"-{crs}")
 
 
 def _expected_version(site_id: int) -> int | None:
@@ -167,19 +143,19 @@ def _writable_site(conn, site_id: int) -> dict:
     state = store.snapshot(conn, site_id)
     if state is None:
         abort(404, message=f"No site with id {site_id}.")
-    if not auth.principal().covers(state["org"]):
+    if not gate.principal().covers(state["org"]):
         abort(403, message="This site belongs to an org outside your subtree.")
     return state
 
 
 @blp.route("", endpoint="create")
 class SiteCreate(MethodView):
-    @auth.required(*WRITERS)
+    @gate.required(*gate.WRITERS)
     @blp.arguments(WriteArgs, location="query")
     @blp.arguments(SiteWriteSchema, location="json")
     @blp.response(201, SiteSchema)
     @blp.doc(
-        security=auth.BEARER,
+        security=gate.BEARER,
         parameters=[
             {
                 "in": "header",
@@ -191,7 +167,7 @@ class SiteCreate(MethodView):
     )
     def post(self, args, data):
         """Create a site (201 with Location and ETag); Idempotency-Key makes retries safe."""
-        crs, me, at = args["crs"], auth.principal(), now()
+        crs, me, at = args["crs"], gate.principal(), now()
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 200:
             abort(400, message="Idempotency-Key must be 1 to 200 characters.")
@@ -206,7 +182,7 @@ class SiteCreate(MethodView):
                     if queries.site_by_id(conn, replay) is None:
                         abort(409, message="The site created with this key has been deleted.")
                     return _site_response(conn, replay, 201, crs)
-            org_id = _org_id(conn, data.get("org") or me.org_code)
+            org_id = gate.writable_org(conn, data.get("org") or me.org_code)
             try:
                 site_id = store.create(
                     conn, org_id, _to_wgs84(data, crs), me.user_id, at, days, country
@@ -214,66 +190,41 @@ class SiteCreate(MethodView):
             except store.Conflict:
                 abort(409, message="This org already has a site with that external_id.")
             if key is not None:
-                conn.execute(
-                    sa.text(
-                        "UPDATE idempotency_keys SET site_id = :site_id, status = 201 "
-                        "WHERE user_id = :user_id AND key = :key"
-                    ),
-                    {"site_id": site_id, "user_id": me.user_id, "key": key},
-                )
+                store.settle_key(conn, me.user_id, key, site_id)
             return _site_response(conn, site_id, 201, crs)
 
 
 def _claim_key(conn, user_id: int, key: str, fingerprint: str) -> int | None:
-    """Claim an Idempotency-Key for this request; the site id of an earlier success.
-
-    A concurrent retry blocks on the key's row until the first request commits, then
-    sees its result; a key reused with a different request is a 422.
-    """
-    claimed = conn.scalar(
-        sa.text(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash) "
-            "VALUES (:user_id, :key, :hash) ON CONFLICT DO NOTHING RETURNING key"
-        ),
-        {"user_id": user_id, "key": key, "hash": fingerprint},
-    )
-    if claimed is not None:
-        return None
-    earlier = conn.execute(
-        sa.text(
-            "SELECT request_hash, site_id FROM idempotency_keys "
-            "WHERE user_id = :user_id AND key = :key"
-        ),
-        {"user_id": user_id, "key": key},
-    ).one()
-    if earlier.request_hash != fingerprint:
+    """store.claim_key, with a key reused for another request as a 422 naming the header."""
+    try:
+        return store.claim_key(conn, user_id, key, fingerprint)
+    except store.KeyReused:
         abort(
             422,
             messages={
                 "headers": {"Idempotency-Key": ["This key was used for a different request."]}
             },
         )
-    return earlier.site_id
 
 
 @blp.route("/<id:site_id>", endpoint="change")
 class SiteChange(MethodView):
-    @auth.required(*WRITERS)
+    @gate.required(*gate.WRITERS)
     @blp.arguments(WriteArgs, location="query")
     @blp.arguments(SitePatchSchema, location="json")
     @blp.response(200, SiteSchema)
     @blp.doc(
-        security=auth.BEARER,
+        security=gate.BEARER,
         parameters=[IF_MATCH],
     )
     def patch(self, args, changes, site_id):
         """Change some fields; If-Match is required (428 without it, 412 when stale)."""
-        crs, me, at = args["crs"], auth.principal(), now()
+        crs, me, at = args["crs"], gate.principal(), now()
         days, country = _settings()
         with db.writing() as conn:
             state = _writable_site(conn, site_id)
             expected = _expected_version(site_id)
-            org_id = _org_id(conn, changes["org"]) if "org" in changes else None
+            org_id = gate.writable_org(conn, changes["org"]) if "org" in changes else None
             try:
                 version = store.update(
                     conn,
@@ -294,15 +245,15 @@ class SiteChange(MethodView):
                 abort(404, message=f"No site with id {site_id}.")
             return _site_response(conn, site_id, 200, crs)
 
-    @auth.required(*WRITERS)
+    @gate.required(*gate.WRITERS)
     @blp.response(204)
     @blp.doc(
-        security=auth.BEARER,
+        security=gate.BEARER,
         parameters=[IF_MATCH],
     )
     def delete(self, site_id):
         """Soft-delete a site (it leaves search; a tombstone stays); If-Match is required."""
-        me, at = auth.principal(), now()
+        me, at = gate.principal(), now()
         with db.writing() as conn:
             state = _writable_site(conn, site_id)
             expected = _expected_version(site_id)
@@ -321,37 +272,26 @@ class SiteChange(MethodView):
 
 @blp.route("/<id:site_id>/history", endpoint="history")
 class SiteHistory(MethodView):
-    @auth.required("admin", "editor", "viewer")
+    @gate.required(*gate.READERS)
     @blp.arguments(HistoryArgs, location="query")
     @blp.response(200, HistoryPage)
-    @blp.doc(security=auth.BEARER)
+    @blp.doc(security=gate.BEARER)
     def get(self, args, site_id):
         """Audit trail of a site in your subtree: who changed what, when, old and new."""
-        after = keyset_after(args)
+        after = pagination.after_id(args)
         with db.reading(primary=True) as conn:  # read right after the change it shows
-            org = conn.scalar(
-                sa.text(
-                    "SELECT o.code::text FROM sites s JOIN orgs o ON o.id = s.org_id "
-                    "WHERE s.id = :id"
-                ),
-                {"id": site_id},
-            )
-            if org is None or not auth.principal().covers(org):
-                abort(404, message=f"No site with id {site_id} in your subtree.")
+            gate.in_subtree(store.org_of(conn, site_id), f"site with id {site_id}")
             rows = store.history(conn, site_id, after, args["limit"])
-        page, more = rows[: args["limit"]], len(rows) > args["limit"]
+        page, next_url = pagination.page(rows, args["limit"])
         items = [
             {
                 "id": r.id,
                 "action": r.action,
-                "at": serialize.rfc3339(r.at, "Asia/Shanghai"),
+                "at": rfc3339(r.at),
                 "version": r.version,
                 "user": {"id": r.user_id, "name": r.user_name} if r.user_id else None,
                 "changes": r.changes,
             }
             for r in page
         ]
-        next_url = None
-        if more:
-            next_url = url_with(cursor=cursors.encode({"i": page[-1].id}, request.args.to_dict()))
         return json_response({"items": items, "next": next_url})

@@ -1,4 +1,4 @@
-"""The shared site filters (kind, amenities, open_at, q, org) as SQL conditions.
+"""The shared site filters (kind, amenities, open_at, q, org): from a query, as SQL conditions.
 
 Conditions use bind parameters named after the filters, so a statement is built
 once per shape (the set of filters present) and reused; `Filters.params()` gives
@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_smorest import abort
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from service.core.cache import cached
 from service.core.models import HoursPatternInterval, Ltree, Org, Site
+from service.core.params import invalid
+from service.hours import store as hours_store
 
 # 'closed' is a literal, not a bind parameter: a prepared statement's generic plan must
 # still match the partial indexes (WHERE status <> 'closed'); one measured ~1 s without.
@@ -39,6 +43,45 @@ class Filters:
             "org": self.org,
         }
         return {k: v for k, v in values.items() if v}
+
+    def key(self) -> tuple:
+        """The bind values as a hashable key (lists become tuples), e.g. for a cache."""
+        return tuple(
+            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in self.params().items())
+        )
+
+
+def from_args(args: dict, conn: sa.Connection, at: datetime) -> Filters:
+    """The filters of a parsed query (nearby, lists, tiles, OGC items).
+
+    open_now/open_at must fall inside the materialised hours horizon: open_now outside it
+    is a 503 (the hours were not refreshed), open_at a 422 naming the horizon.
+    """
+    open_at = at if args.get("open_now") else args.get("open_at")
+    if open_at is not None:
+        horizon = cached("hours_horizon", lambda: hours_store.current_horizon(conn))
+        if horizon is None or not horizon.covers(open_at):
+            if args.get("open_now"):
+                abort(
+                    503,
+                    message="Opening hours are not materialised for now; "
+                    "run `yizhan hours refresh`.",
+                    headers={"Retry-After": "60"},
+                )
+            span = (
+                f"{horizon.valid_from.isoformat()} to {horizon.valid_until.isoformat()}"
+                if horizon
+                else "none"
+            )
+            invalid("open_at", f"Must lie within the opening-hours horizon ({span}).")
+    return Filters(
+        kinds=args.get("kind"),
+        amenities_all=args.get("amenities"),
+        amenities_any=args.get("any_amenities"),
+        open_at=open_at,
+        q=args.get("q"),
+        org=args.get("org"),
+    )
 
 
 # Statements are built once per shape (which filters are present) with bind parameters,
@@ -170,3 +213,8 @@ def is_selective(filters: Filters, frequencies: dict[str, float]) -> bool:
     if filters.amenities_any:
         return sum(frequencies.get(a, 0.0) for a in filters.amenities_any) < RARE
     return False
+
+
+def selective(conn: sa.Connection, filters: Filters) -> bool:
+    """is_selective with the amenity frequencies of the last CACHE_SECONDS."""
+    return is_selective(filters, cached("amenity_frequencies", lambda: amenity_frequencies(conn)))

@@ -7,7 +7,6 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
-    pre_load,
     validate,
     validates_schema,
 )
@@ -17,9 +16,10 @@ from service.core.models import KINDS, STATUSES
 from service.core.params import (
     LAT_TEXT,
     LON_TEXT,
-    PLAIN_NUMBER,
+    Bbox,
     Coordinate,
     Instant,
+    StrictQuery,
     Text,
     amenity_list,
     crs_field,
@@ -30,24 +30,6 @@ from service.hours import evaluate
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-class StrictQuery(Schema):
-    class Meta:
-        unknown = RAISE  # a misspelt parameter is an error, not silently ignored
-
-    @pre_load
-    def _ascii_numbers(self, data, **kwargs):
-        """int() and float() also read "１" and "١"; query numbers are ASCII digits."""
-        bad = {}
-        for name, field in self.fields.items():
-            value = data.get(field.data_key or name)
-            numeric = isinstance(field, fields.Integer | fields.Float)
-            if numeric and isinstance(value, str) and not PLAIN_NUMBER.match(value.strip()):
-                bad[field.data_key or name] = ["Not a valid number."]
-        if bad:
-            raise ValidationError(bad)
-        return data
 
 
 class FilterArgs(StrictQuery):
@@ -91,28 +73,6 @@ class NearbyArgs(FilterArgs):
     )
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
     cursor = fields.String(validate=validate.Length(max=500))
-
-
-class Bbox(fields.Field):
-    """`west,south,east,north` in degrees; west > east crosses the antimeridian."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        parts = value.split(",") if isinstance(value, str) else []
-        if len(parts) != 4 or not all(PLAIN_NUMBER.match(p) for p in parts):
-            raise ValidationError("Expected four numbers: west,south,east,north.")
-        try:
-            west, south, east, north = (float(p) for p in parts)
-        except ValueError:
-            raise ValidationError("Expected four numbers: west,south,east,north.") from None
-        if any(v != v or v in (float("inf"), float("-inf")) for v in (west, south, east, north)):
-            raise ValidationError("Coordinates must be finite numbers.")
-        if not (-180 <= west <= 180 and -180 <= east <= 180):
-            raise ValidationError("west and east must be between -180 and 180.")
-        if not (-90 <= south <= 90 and -90 <= north <= 90):
-            raise ValidationError("south and north must be between -90 and 90.")
-        if south > north:
-            raise ValidationError("south must not be greater than north.")
-        return west, south, east, north
 
 
 class SitesArgs(FilterArgs):

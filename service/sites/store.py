@@ -5,6 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from service.core.settings import DEFAULT_TIMEZONE
 from service.hours import store as hours_store
 
 # Fields a write may set, in the order of the INSERT below.
@@ -137,7 +138,7 @@ def record(
 def writable(data: dict) -> dict:
     """The writable fields of validated `data`, with the defaults a new site gets."""
     values = {f: data.get(f) for f in WRITABLE}
-    values["timezone"] = values["timezone"] or "Asia/Shanghai"
+    values["timezone"] = values["timezone"] or DEFAULT_TIMEZONE
     values["status"] = values["status"] or "active"
     values["amenities"] = sorted(set(values["amenities"] or []))
     return values
@@ -267,3 +268,53 @@ def history(conn: sa.Connection, site_id: int, after: int | None, limit: int) ->
         ),
         {"site_id": site_id, "after": after or 0, "limit": limit + 1},
     ).all()
+
+
+def org_of(conn: sa.Connection, site_id: int) -> str | None:
+    """The org code of a site (deleted ones too), or None when there is no such site."""
+    return conn.scalar(
+        sa.text("SELECT o.code::text FROM sites s JOIN orgs o ON o.id = s.org_id WHERE s.id = :id"),
+        {"id": site_id},
+    )
+
+
+class KeyReused(Exception):
+    """An Idempotency-Key sent again with a different request."""
+
+
+def claim_key(conn: sa.Connection, user_id: int, key: str, fingerprint: str) -> int | None:
+    """Claim an Idempotency-Key for this request; the site id of an earlier success.
+
+    A concurrent retry blocks on the key's row until the first request commits, then
+    sees its result; a key reused with a different request raises KeyReused.
+    """
+    claimed = conn.scalar(
+        sa.text(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash) "
+            "VALUES (:user_id, :key, :hash) ON CONFLICT DO NOTHING RETURNING key"
+        ),
+        {"user_id": user_id, "key": key, "hash": fingerprint},
+    )
+    if claimed is not None:
+        return None
+    earlier = conn.execute(
+        sa.text(
+            "SELECT request_hash, site_id FROM idempotency_keys "
+            "WHERE user_id = :user_id AND key = :key"
+        ),
+        {"user_id": user_id, "key": key},
+    ).one()
+    if earlier.request_hash != fingerprint:
+        raise KeyReused(key)
+    return earlier.site_id
+
+
+def settle_key(conn: sa.Connection, user_id: int, key: str, site_id: int) -> None:
+    """Record the site a claimed Idempotency-Key created (retries answer with it)."""
+    conn.execute(
+        sa.text(
+            "UPDATE idempotency_keys SET site_id = :site_id, status = 201 "
+            "WHERE user_id = :user_id AND key = :key"
+        ),
+        {"site_id": site_id, "user_id": user_id, "key": key},
+    )

@@ -1,22 +1,43 @@
-"""Small response helpers shared by the resources."""
-
-import time
-from datetime import UTC, datetime
-from urllib.parse import urlencode
+"""The HTTP edge every resource shares: the Api (OpenAPI, problem+json errors documented),
+the Blueprint whose query parsing is strict, path converters and the request class."""
 
 import flask
 import flask_smorest
 import marshmallow as ma
-import orjson
-from flask import Response, current_app, request
-from flask_smorest import abort
+from flask import request
+from flask_smorest import Api, abort
+from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
-from service.core import cursors
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Raw(metadata={"description": "Validation: each bad field to its messages"})
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting errors as application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE  # back to the class default for successes
+
+
+api = ProblemApi()
 
 
 class AsciiIntegerConverter(IntegerConverter):
@@ -57,12 +78,6 @@ class Request(flask.Request):
         return super().stream
 
 
-def require_json() -> None:
-    """Before a JSON write: 415 unless the body is declared as JSON."""
-    if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
-        abort(415, message="Send the body as application/json.")
-
-
 class StrictParser(FlaskParser):
     """Query schemas decide about unknown parameters (ours raise: a typo is a 422)."""
 
@@ -94,53 +109,7 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
-def json_response(
-    data, status: int = 200, headers: dict | None = None, mimetype: str = "application/json"
-) -> Response:
-    response = Response(orjson.dumps(data), status=status, mimetype=mimetype)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def now() -> datetime:
-    """The request's notion of "now" (tests freeze it through the NOW setting)."""
-    clock = current_app.config.get("NOW")
-    return clock() if clock else datetime.now(UTC)
-
-
-def cached(name: str, load):
-    """`load()` at most once per CACHE_SECONDS per process, for slow-moving facts."""
-    ttl = current_app.config["CACHE_SECONDS"]
-    store = current_app.extensions.setdefault("yizhan.cache", {})
-    clock = time.monotonic()
-    hit = store.get(name)
-    if ttl <= 0 or hit is None or clock >= hit[1]:
-        hit = (load(), clock + ttl)
-        store[name] = hit
-    return hit[0]
-
-
-def url_with(**changes) -> str:
-    """The current URL with some query parameters replaced (for `next` links)."""
-    args = request.args.to_dict(flat=True)
-    args.update({k: v for k, v in changes.items() if v is not None})
-    return f"{request.base_url}?{urlencode(args)}"
-
-
-def keyset_after(args: dict) -> int | None:
-    """The id a keyset page continues after, from the `cursor` parameter (422 if forged)."""
-    if "cursor" not in args:
-        return None
-    try:
-        after = cursors.decode(args["cursor"], request.args.to_dict()).get("i")
-    except cursors.CursorError as exc:
-        invalid("cursor", str(exc))
-    if type(after) is not int:
-        invalid("cursor", "Malformed cursor.")
-    return after
-
-
-def invalid(field: str, message: str):
-    """A 422 for one parameter, in the same shape as schema validation errors."""
-    abort(422, messages={"query": {field: [message]}})
+def require_json() -> None:
+    """Before a JSON write: 415 unless the body is declared as JSON."""
+    if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
+        abort(415, message="Send the body as application/json.")
