@@ -3,7 +3,8 @@
     .venv/bin/python bench/inprocess.py [--kinds healthz,nearby-2] [--requests 2000] [--profile 25]
 
 Against bench/cpu.py's CPU per request of `yizhan serve`'s workers, the difference is what the
-HTTP server and the sockets cost (docs/benchmarks/history/2026-11-27-1100-http-server-share.md). The requests are the
+HTTP server and the sockets cost
+(docs/benchmarks/history/2026-11-27-1100-http-server-share.md). The requests are the
 benchmark's seeded ones (bench/workload.py) against the 1e6 database (DATABASE_URL overrides);
 each kind is warmed with 200 requests, then timed by the process's CPU clock, which counts this
 process only (PostgreSQL's side is not in it). `--profile N` adds cProfile's top N functions by

@@ -22,8 +22,8 @@
    from /proc during one more run of a few kinds), the workers' RSS from /proc, optionally
    samples the workers with py-spy, and EXPLAIN ANALYZEs the nearby and bbox SQL.
 5. Writes bench-out/results-<size>.json, the Markdown report bench-out/report-<size>.md
-   (a new file under docs/benchmarks/history/; the changed rows go into docs/benchmarks.md) and a latency plot (default
-   docs/benchmarks/latency-<size>.png).
+   (a new file under docs/benchmarks/history/; the changed rows go into docs/benchmarks.md)
+   and a latency plot (default docs/benchmarks/latency-<size>.png).
 
 Traffic goes to 127.0.0.1 only and every run is bounded by --duration. Exits 1 when a
 server answered errors or non-2xx statuses (a missed target is reported, not an error).

@@ -1,8 +1,9 @@
 """Each site keeps its public JSON beside its row: lists send stored text, not 20 columns.
 
 A GeoJSON page of ~245 sites cost 8.4 ms of CPU at 1e6 sites (docs/benchmarks/history/
-2026-11-27-0645-cpu-per-request.md): 5.3 ms in the workers, most of it building each feature from 20 columns (a dict, a
-timestamp in the site's zone, orjson), and 2.8 ms in PostgreSQL; /healthz costs 0.5 ms.
+2026-11-27-0645-cpu-per-request.md): 5.3 ms in the workers, most of it building each feature
+from 20 columns (a dict, a timestamp in the site's zone, orjson), and 2.8 ms in PostgreSQL;
+/healthz costs 0.5 ms.
 Sites change rarely and are read often, so each keeps its representation, as compact JSON:
 
 - `sites.doc`: the Site of API.md without `org` and `location`, a generated column (kept on

@@ -12,9 +12,10 @@ def cluster_in_spatial_order(conn: sa.Connection) -> None:
 
     Nearby answers walk the (geog, filter_keys) GiST, which PostgreSQL builds in table order:
     rows in no spatial order give index pages that each cover a wide, overlapping area, and a
-    nearby search reads several times more of them (docs/benchmarks/history/2026-11-27-0437-1e7-against-1e5.md). Takes an ACCESS
-    EXCLUSIVE lock on `sites` until the caller's transaction ends (in autocommit: until the
-    CLUSTER is done). A failed CLUSTER in autocommit leaves the temporary index behind: the
+    nearby search reads several times more of them
+    (docs/benchmarks/history/2026-11-27-0437-1e7-against-1e5.md). Takes an ACCESS EXCLUSIVE
+    lock on `sites` until the caller's transaction ends (in autocommit: until the CLUSTER is
+    done). A failed CLUSTER in autocommit leaves the temporary index behind: the
     caller drops it (`DROP_SPATIAL_ORDER`), and the next run would too.
     """
     conn.execute(DROP_SPATIAL_ORDER)
