@@ -22,7 +22,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import alternate, servers, workload  # noqa: E402
-from bench.run import default_url, sample_ids  # noqa: E402
+from bench.common import default_url, sample_ids  # noqa: E402
 
 
 def checkout(rev: str, out: Path) -> tuple[str, Path]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bench import cpu, workload
-from bench.run import wrk
+from bench.common import wrk
 
 
 def add_arguments(ap, reps: int, port: int, connections: str = "4") -> None:

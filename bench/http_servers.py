@@ -26,7 +26,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import alternate, servers, workload  # noqa: E402
-from bench.run import default_url, ensure_data, sample_ids  # noqa: E402
+from bench.common import default_url, ensure_data, sample_ids  # noqa: E402
 
 
 def ensure_granian(out: Path) -> Path:

@@ -27,6 +27,7 @@ import sqlalchemy as sa  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from bench import workload  # noqa: E402
+from bench.common import default_url, sample_ids  # noqa: E402
 from service import create_app  # noqa: E402
 
 
@@ -90,8 +91,6 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--profile", type=int, default=0, help="cProfile's top N; 0: none")
     args = ap.parse_args()
-    from bench.run import default_url, sample_ids  # bench/run.py imports this module
-
     url = os.environ.get("DATABASE_URL") or default_url(1_000_000)
     app = app_for(url)
     kinds = args.kinds.split(",")

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import workload  # noqa: E402
-from bench.run import default_url  # noqa: E402
+from bench.common import default_url  # noqa: E402
 from service.sites import queries  # noqa: E402
 
 POINT = "CAST(ST_SetSRID(ST_MakePoint($1, $2), $3) AS geography(GEOMETRY,4326))"

@@ -18,7 +18,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import alternate, servers, workload  # noqa: E402
-from bench.run import default_url, ensure_data, size_label  # noqa: E402
+from bench.common import default_url, ensure_data, size_label  # noqa: E402
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Fault drill: restart PostgreSQL under load; prove no acknowledged write is lost.
 
     make drill                  # restart -m fast, then -m immediate (crash recovery), 40 s each
-    make drill QUICK=1          # the CI form (tests/test_drill.py): 2 x 15 s of load
+    make drill QUICK=1          # the CI form (tests/ops/test_drill.py): 2 x 15 s of load
     .venv/bin/python scripts/drill.py --help
 
 It creates its OWN PostgreSQL 15 cluster in a temporary directory on a free 127.0.0.1 port
@@ -35,10 +35,8 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -51,11 +49,13 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import localcluster  # noqa: E402
 from ensure_db import EXTENSIONS  # noqa: E402
+from localcluster import free_port  # noqa: E402
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 YIZHAN = Path(sys.executable).parent / "yizhan"
 ORG = "zj.zs"
+DBNAME = "yizhan_drill"
 CITIES = [(30.2741, 120.1551), (29.8683, 121.5440), (30.0176, 122.1069), (27.9943, 120.6994)]
 WINDOW_S, STEP_S, GOAL_RATIO, GOAL_RECOVERY_S = 1.0, 0.1, 0.99, 5.0
 REQUEST_TIMEOUT_S = 10
@@ -89,49 +89,18 @@ class Scenario:
     pg_log: list[str] = field(default_factory=list)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def as_postgres(cmd: list) -> list:
-    cmd = [str(c) for c in cmd]
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-class Cluster:
-    """A private PostgreSQL 15 cluster under `root`, on 127.0.0.1:port."""
+class Cluster(localcluster.Cluster):
+    """The drill's private PostgreSQL 15 cluster (scripts/localcluster.py), its database
+    yizhan_drill; `settings` (NAME=VALUE lines from --pg-setting) go last in its conf."""
 
     def __init__(self, root: Path, settings: list[str]) -> None:
-        self.root, self.data, self.port = root, root / "data", free_port()
+        super().__init__(root, dbname=DBNAME)
         self.settings = settings
-        self.log = root / "postgres.log"
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/yizhan_drill"
-
-    def pg_ctl(self, *args: str, timeout: int = 90) -> None:
-        cmd = [PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", *args]
-        subprocess.run(as_postgres(cmd), check=True, timeout=timeout, stdout=subprocess.DEVNULL)
 
     def create(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run(
-            as_postgres(
-                [PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "-A", "trust"]
-                + ["-E", "UTF8", "--locale=C.UTF-8"]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=120,
-        )
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(
-                f"\n# yizhan drill\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.root}'\nmax_connections = 150\n"
-                "log_line_prefix = '%m '\n" + "".join(f"{s}\n" for s in self.settings)
-            )
-        self.pg_ctl("start")
+        self.initdb(max_connections=150, log_line_prefix="%m ")
+        self.configure(*self.settings)
+        self.start()
 
     def restart_log(self, offset: int) -> list[str]:
         """PostgreSQL's own account of a restart: shutdown, recovery, ready."""
@@ -144,16 +113,11 @@ class Cluster:
     def checkpoint(self) -> None:
         """As a long-running server would have done lately: crash recovery then replays only
         the drill's own WAL, and its initial fsync of the data directory finds little to do."""
-        conn = psycopg2.connect(self.url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
+        with self.connect() as conn, conn.cursor() as cur:
             cur.execute("CHECKPOINT")
-        conn.close()
 
     def stop(self) -> None:
-        if not (self.data / "postmaster.pid").exists():
-            return
-        self.pg_ctl("stop", "-m", "immediate", timeout=60)  # it is thrown away: no checkpoint
+        super().stop(modes=("immediate",), wait=60)  # it is thrown away: no checkpoint
 
 
 class Server:
@@ -427,17 +391,11 @@ def audit(rows: list[tuple], keys: dict, writes: list[Write]) -> dict:
 
 def prepare(cluster: Cluster, env: dict) -> str:
     """Database, extensions, schema, demo data, hours, and an editor token."""
-    admin = psycopg2.connect(cluster.url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("CREATE DATABASE yizhan_drill ENCODING 'UTF8' TEMPLATE template0")
-    admin.close()
-    conn = psycopg2.connect(cluster.url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    with cluster.connect("postgres") as admin, admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {DBNAME} ENCODING 'UTF8' TEMPLATE template0")
+    with cluster.connect() as conn, conn.cursor() as cur:
         for ext in EXTENSIONS:
             cur.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
-    conn.close()
     for args in (["db", "upgrade"], ["seed"], ["hours", "refresh"]):
         subprocess.run([YIZHAN, *args], env=env, check=True, timeout=300, capture_output=True)
     token = subprocess.run(
@@ -544,7 +502,7 @@ def main() -> int:
     def step(what: str) -> None:
         print(f"drill: {time.monotonic() - began:5.1f} s  {what}", flush=True)
 
-    root = Path(tempfile.mkdtemp(prefix="yizhan-drill-"))
+    root = localcluster.temp_root("yizhan-drill-")
     cluster, server = Cluster(root, args.pg_setting), None
     try:
         print(
@@ -555,7 +513,7 @@ def main() -> int:
         )
         cluster.create()
         step(f"PostgreSQL 15 cluster on 127.0.0.1:{cluster.port} in {root}")
-        env = {**os.environ, "DATABASE_URL": cluster.url, "ANON_PER_MINUTE": "0"}
+        env = {**os.environ, "DATABASE_URL": cluster.url(), "ANON_PER_MINUTE": "0"}
         env.pop("REDIS_URL", None)
         env.pop("DATABASE_REPLICA_URL", None)
         token = prepare(cluster, env)
@@ -575,7 +533,7 @@ def main() -> int:
             results.append(summarise(sc))
             writes.extend(sc.writes)
             step(f"scenario {mode} done")
-        db = verify_database(cluster.url, writes)
+        db = verify_database(cluster.url(), writes)
         boots = (boots_at_start, server.worker_boots())
         failures = report(results, db, boots, time.monotonic() - began)
         if args.json_path:

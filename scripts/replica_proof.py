@@ -27,26 +27,24 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psycopg2
 from psycopg2 import errors
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from localcluster import PG_BIN, Cluster, as_postgres, free_port, temp_root  # noqa: E402
+
 BIN = Path(sys.executable).parent
 # A point in Dinghai, Zhoushan, where the demo data has stations nearby.
 SITE_LAT, SITE_LON = 30.0125, 122.1102
@@ -95,19 +93,6 @@ def log(message: str) -> None:
     print(f"[replica-proof {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL's programs refuse to run as root: run them as the `postgres` OS user."""
-    if pwd.getpwuid(os.geteuid()).pw_name == "postgres":
-        return args
-    return ["runuser", "-u", "postgres", "--", *args]
-
-
 def run(args: list, deadline: Deadline, env: dict | None = None, cwd=ROOT, what=None) -> str:
     """Run a command to completion (bounded by the deadline); its stdout, or Failed."""
     what = what or " ".join(str(a) for a in args[:4])
@@ -125,65 +110,6 @@ def run(args: list, deadline: Deadline, env: dict | None = None, cwd=ROOT, what=
     if done.returncode != 0:
         raise Failed(f"{what}: exit {done.returncode}: {done.stderr[-2000:]}")
     return done.stdout
-
-
-class Cluster:
-    """A PostgreSQL data directory owned by `postgres`, on its own loopback port."""
-
-    def __init__(self, name: str, tmp: Path) -> None:
-        self.name, self.tmp = name, tmp
-        self.datadir, self.logfile = tmp / name, tmp / f"{name}.log"
-        self.port = free_port()
-        self.started = False
-
-    def url(self, dbname: str = "yizhan") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
-
-    def configure(self, **settings) -> None:
-        lines = [
-            f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items()
-        ]
-        conf = self.datadir / "postgresql.conf"
-        conf.write_text(conf.read_text() + "\n# replica_proof.py\n" + "\n".join(lines) + "\n")
-
-    def start(self, deadline: Deadline) -> None:
-        self.started = True
-        run(
-            as_postgres(
-                [PG_BIN / "pg_ctl", "-D", self.datadir, "-l", self.logfile, "-w", "-t", "30"]
-                + ["start"]
-            ),
-            deadline,
-            cwd=self.tmp,
-        )
-
-    def stop(self) -> None:
-        if not self.started:
-            return
-        for mode in ("fast", "immediate"):
-            done = subprocess.run(
-                as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", mode])
-                + ["-w", "-t", "20", "stop"],
-                cwd=self.tmp,
-                capture_output=True,
-                timeout=30,
-            )
-            if done.returncode == 0:
-                return
-        pidfile = self.datadir / "postmaster.pid"
-        if pidfile.exists():  # pg_ctl could not stop it: kill the postmaster we started
-            os.kill(int(pidfile.read_text().split()[0]), signal.SIGKILL)
-
-    @contextmanager
-    def connect(self, dbname: str = "yizhan") -> Iterator:
-        """An autocommit connection, closed afterwards (psycopg2's own `with` is a transaction,
-        in which pg_stat_* would not move)."""
-        conn = psycopg2.connect(self.url(dbname), connect_timeout=5)
-        conn.autocommit = True
-        try:
-            yield conn
-        finally:
-            conn.close()
 
 
 def one(conn, query: str, params=()):
@@ -270,22 +196,17 @@ def app_connections(conn) -> int:
     )[0]
 
 
+def start(cluster: Cluster, deadline: Deadline) -> None:
+    """pg_ctl start, within what is left of the deadline."""
+    cluster.start(wait=30, timeout=min(deadline.left(), 120))
+
+
 def build_primary(primary: Cluster, deadline: Deadline) -> None:
     """initdb, replication settings, start; the database and extensions as ensure_db.py does."""
-    tmp = primary.tmp
     log(f"initdb primary on port {primary.port}")
-    run(
-        as_postgres(
-            [PG_BIN / "initdb", "-D", primary.datadir, "-U", "postgres", "-A", "trust"]
-            + ["-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
-        ),
-        deadline,
-        cwd=tmp,
-    )
-    primary.configure(
-        port=primary.port,
-        listen_addresses="127.0.0.1",
-        unix_socket_directories=str(tmp),
+    primary.initdb(
+        "--no-sync",
+        timeout=min(deadline.left(), 120),
         wal_level="replica",
         max_wal_senders=4,
         hot_standby="on",
@@ -293,9 +214,9 @@ def build_primary(primary: Cluster, deadline: Deadline) -> None:
         shared_buffers="64MB",
         fsync="off",  # a throwaway cluster: durability is not what this proves
     )
-    hba = primary.datadir / "pg_hba.conf"
+    hba = primary.data / "pg_hba.conf"
     hba.write_text(hba.read_text() + "\nhost replication all 127.0.0.1/32 trust\n")
-    primary.start(deadline)
+    start(primary, deadline)
 
 
 # `yizhan` commands (and scripts/ensure_db.py) one after another in one Python process: the
@@ -332,14 +253,14 @@ def build_standby(primary: Cluster, standby: Cluster, deadline: Deadline, report
     log(f"pg_basebackup -R into the standby (port {standby.port})")
     run(
         as_postgres(
-            [PG_BIN / "pg_basebackup", "-D", standby.datadir, "-R", "-X", "stream"]
+            [PG_BIN / "pg_basebackup", "-D", standby.data, "-R", "-X", "stream"]
             + ["-c", "fast", "--no-sync", "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres"]
         ),
         deadline,
-        cwd=standby.tmp,
+        cwd=standby.root,
     )
     standby.configure(port=standby.port, cluster_name="yizhan_standby")
-    standby.start(deadline)
+    start(standby, deadline)
 
     with primary.connect("postgres") as conn:
         while True:
@@ -707,10 +628,8 @@ def prove_steady_lag(apps, editor, primary, deadline, report, writes: int = 10) 
 def prove(timeout: float) -> Report:
     report, deadline = Report(), Deadline(timeout)
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix="yizhan-replica-"))
-    if os.geteuid() == 0:
-        shutil.chown(tmp, "postgres", "postgres")
-    primary, standby = Cluster("primary", tmp), Cluster("standby", tmp)
+    tmp = temp_root("yizhan-replica-")
+    primary, standby = Cluster(tmp, "primary", "yizhan"), Cluster(tmp, "standby", "yizhan")
     apps: list[AppInstance] = []
     try:
         build_primary(primary, deadline)
