@@ -98,7 +98,7 @@ replica-proof: install
 # Fault drill (docs/reliability.md): its own PostgreSQL cluster on a free local port, restarted
 # (-m fast, then -m immediate) under 8 clients of reads and idempotent creates; proves no
 # acknowledged write is lost or duplicated and only 503 problem+json answers the outage.
-# Quick form (2 x 15 s of load, as tests/test_drill.py runs it): make drill QUICK=1
+# Quick form (2 x 15 s of load, as tests/ops/test_drill.py runs it): make drill QUICK=1
 drill: install
 	scripts/ensure-postgres.sh
 	$(PY) scripts/drill.py $(if $(QUICK),--quick) $(DRILL_ARGS)
@@ -108,20 +108,20 @@ drill: install
 # harness. Hours on 2 cores; CI runs the short forms inside `make test`.
 fuzz: fuzz-contract fuzz-properties fuzz-atheris
 
-# Generated tests from the contract (docs/reliability.md): tests/test_contract.py with 1,000
+# Generated tests from the contract (docs/reliability.md): tests/hostile/test_contract.py with 1,000
 # examples per operation (CI runs 100) plus stateful sequences along the OpenAPI links.
 # Prints requests per operation. Long: tens of minutes on 2 cores.
 fuzz-contract: install
 	scripts/ensure-postgres.sh
 	CONTRACT_EXAMPLES=1000 CONTRACT_STATEFUL=1 CONTRACT_REPORT=1 \
-		$(PY) -m pytest tests/test_contract.py -q -s -p no:cacheprovider
+		$(PY) -m pytest tests/hostile/test_contract.py -q -s -p no:cacheprovider
 
 # Long property run (docs/reliability.md): PROPERTY_EXAMPLES examples per property test
 # (about 165 tests, one request each: 70 gives over 10,000 requests), randomised, shrunk.
 PROPERTY_EXAMPLES ?= 70
 fuzz-properties: install
 	scripts/ensure-postgres.sh
-	PROPERTY_EXAMPLES=$(PROPERTY_EXAMPLES) $(PY) -m pytest tests/test_properties.py -q \
+	PROPERTY_EXAMPLES=$(PROPERTY_EXAMPLES) $(PY) -m pytest tests/hostile/test_properties.py -q \
 		-p no:cacheprovider --hypothesis-show-statistics
 
 # Long atheris run: FUZZ_SECONDS per harness; new inputs and crashes go to var/fuzz/.

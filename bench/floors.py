@@ -23,7 +23,7 @@ from fixtures.synthetic import CITIES
 from service.sites import queries
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
-# The same per-connection settings as Yizhan's engine (service/extensions.py).
+# The same per-connection settings as Yizhan's engine (service/core/db.py).
 PGOPTIONS = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=5000"
 RADIUS = 3000.0  # the nearby default
 

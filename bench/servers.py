@@ -24,7 +24,7 @@ import psycopg2
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKERS = 2 * (os.cpu_count() or 1) + 1
-# The same per-connection settings as Yizhan's engine (service/extensions.py).
+# The same per-connection settings as Yizhan's engine (service/core/db.py).
 PG_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off", "statement_timeout": "5000"}
 
 PEER_VIEW = """

@@ -1,4 +1,4 @@
-"""Fuzz the map datum conversions (service/datums.py): WGS-84 <-> GCJ-02 <-> BD-09.
+"""Fuzz the map datum conversions (service/geo/datums.py): WGS-84 <-> GCJ-02 <-> BD-09.
 
 For any valid coordinate (the API checks range and finiteness before converting) each
 transform returns finite numbers no farther than a few kilometres from its input. Well

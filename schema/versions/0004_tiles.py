@@ -1,9 +1,10 @@
 """Tiles: Web Mercator tile coordinates and the WGS-84 -> GCJ-02 shift as SQL functions.
 
-The GCJ-02 functions mirror `service.geo.datums.wgs84_to_gcj02` term by term (tests/test_tiles.py
-compares them on many points), so tiles can be drawn over Amap/Tencent base maps. All are
-single SQL expressions, IMMUTABLE and not STRICT, so the planner inlines them into the
-tile query instead of calling a function per site (1e6 shifts cost 0.23 s inlined).
+The GCJ-02 functions mirror `service.geo.datums.wgs84_to_gcj02` term by term
+(tests/tiles/test_tiles.py compares them on many points), so tiles can be drawn over
+Amap/Tencent base maps. All are single SQL expressions, IMMUTABLE and not STRICT, so the
+planner inlines them into the tile query instead of calling a function per site (1e6 shifts
+cost 0.23 s inlined).
 
 Revision ID: 0004
 Revises: 0003

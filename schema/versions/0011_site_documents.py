@@ -15,7 +15,7 @@ Sites change rarely and are read often, so each keeps its representation, as com
 
 A read joins a site's and its org's documents and adds the location in the datum asked
 for (`service/sites/serialize.py`); a GeoJSON page in WGS-84 comes from PostgreSQL as one
-text per Feature, which Python joins without parsing. tests/test_documents.py holds the
+text per Feature, which Python joins without parsing. tests/sites/test_documents.py holds the
 documents to a rendering of the columns by Python, byte for byte. `updated_at` is written
 as serialize.rfc3339 writes it: to the second (cut, not rounded), in the site's zone, with
 its offset (seconds only where the offset has them, before ~1900).

@@ -31,7 +31,7 @@ class Config:
     IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", 64 * 1024 * 1024)
     IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", 200_000)
     # An import's statements may run this long (a 100,000-row file takes ~20 s); keep it
-    # under gunicorn's --timeout (service/serving.py).
+    # under gunicorn's --timeout (service/ops/serving.py).
     IMPORT_STATEMENT_TIMEOUT_MS = _int("IMPORT_STATEMENT_TIMEOUT_MS", 120_000)
     # Rider reports accepted per client address per hour.
     REPORTS_PER_HOUR = _int("REPORTS_PER_HOUR", 10)

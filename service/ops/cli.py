@@ -64,7 +64,7 @@ def db_upgrade(revision: str) -> None:
 def db_cluster() -> None:
     """Rewrite `sites` in spatial order, rebuild its indexes, VACUUM ANALYZE (after bulk loads).
 
-    Nearby searches then read several times fewer index pages (service/maintenance.py). It
+    Nearby searches then read several times fewer index pages (service/ops/maintenance.py). It
     locks `sites` (ACCESS EXCLUSIVE: reads wait too) for the whole rewrite: 11 s at 1e5 sites
     and 15 min at 1e7 on the benchmark machine.
     """

@@ -17,7 +17,7 @@ _P = sa.bindparam
 
 # Geography KNN (`<->`) ranks by distance on a sphere; `distance_m` is on the
 # WGS-84 spheroid. Over distances up to 50 km the spheroid/sphere ratio lies in
-# [0.99442, 1.00449] (measured over 200k random pairs; tests/test_nearby.py
+# [0.99442, 1.00449] (measured over 200k random pairs; tests/sites/test_nearby.py
 # re-checks it against PostGIS). These bounds make the over-fetch provably exact.
 SPHERE_LOW, SPHERE_HIGH = 0.994, 1.005
 

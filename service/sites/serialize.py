@@ -2,7 +2,7 @@
 
 PostgreSQL keeps each site's and org's JSON (`sites.doc`, `orgs.doc`: schema/versions/
 0011_site_documents.py); this joins them and adds what depends on the request: the
-location in the datum asked for, distance and open state. tests/test_schemas.py checks the
+location in the datum asked for, distance and open state. tests/sites/test_schemas.py checks the
 results against the marshmallow schemas in `schemas.py`, which stay the documented shape.
 """
 

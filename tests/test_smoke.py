@@ -1,3 +1,0 @@
-def test_healthz(client):
-    r = client.get("/healthz")
-    assert r.status_code == 200
