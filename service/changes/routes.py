@@ -6,9 +6,6 @@ through `next`, and a `next_cursor` for everything that happens from now on. Wit
 with its current state; several changes to one site in a page collapse into one item.
 """
 
-import base64
-
-import orjson
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -50,15 +47,8 @@ class ChangePage(Schema):
     next = fields.String(allow_none=True, required=True)
 
 
-def _encode(position: dict) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
-
-
 def _decode(token: str, name: str, keys: tuple[str, ...]) -> dict:
-    try:
-        value = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, TypeError):
-        value = None
+    value = pagination.untoken(token)
     if not (
         isinstance(value, dict)
         and set(value) == set(keys)
@@ -93,13 +83,13 @@ class Changes(MethodView):
                 position = {"a": 0, "x": queries.boundary(conn)}
             rows = queries.snapshot_page(conn, position["a"], limit)
         page, next_url = pagination.page(
-            rows, limit, lambda r: {"a": r.id, "x": position["x"]}, "snapshot", _encode
+            rows, limit, lambda r: {"a": r.id, "x": position["x"]}, "snapshot", pagination.token
         )
         items = [{"id": r.id, "op": "upsert", "site": serialize.site(r, crs)} for r in page]
         return json_response(
             {
                 "items": items,
-                "next_cursor": _encode({"x": position["x"], "s": -1}),
+                "next_cursor": pagination.token({"x": position["x"], "s": -1}),
                 "next": next_url,
             }
         )
@@ -107,7 +97,7 @@ class Changes(MethodView):
     @staticmethod
     def _changes(conn, position: dict, limit: int, crs: str):
         rows = queries.changes_after(conn, position["x"], position["s"], limit)
-        page, next_url = pagination.page(rows, limit, _change_position, "since", _encode)
+        page, next_url = pagination.page(rows, limit, _change_position, "since", pagination.token)
         # An empty page (a poll with nothing new, the usual answer) needs no sites.
         states = queries.sites(conn, sorted({r.site_id for r in page})) if page else {}
         latest = {r.site_id: i for i, r in enumerate(page)}  # last change per site wins
@@ -122,5 +112,5 @@ class Changes(MethodView):
                 items.append(
                     {"id": row.site_id, "op": "upsert", "site": serialize.site(state, crs)}
                 )
-        cursor = _encode(_change_position(page[-1]) if page else position)
+        cursor = pagination.token(_change_position(page[-1]) if page else position)
         return json_response({"items": items, "next_cursor": cursor, "next": next_url})

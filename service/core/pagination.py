@@ -37,16 +37,27 @@ def fingerprint(params: dict) -> str:
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
+def token(value: dict) -> str:
+    """A position as URL-safe text (unpadded base64 of its JSON); `untoken` reads it back."""
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+
+def untoken(text: str) -> object:
+    """What `token` wrote, or None for text it cannot have written (to be validated)."""
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (ValueError, TypeError):
+        return None
+
+
 def encode(position: dict, params: dict) -> str:
-    payload = {**position, "q": fingerprint(params)}
-    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+    return token({**position, "q": fingerprint(params)})
 
 
 def decode(cursor: str, params: dict) -> dict:
-    try:
-        payload = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError):
-        raise CursorError("Malformed cursor.") from None
+    payload = untoken(cursor)
+    if payload is None:
+        raise CursorError("Malformed cursor.")
     if not isinstance(payload, dict) or payload.get("q") != fingerprint(params):
         raise CursorError("This cursor belongs to a different query; start again without it.")
     for value in payload.values():
