@@ -24,6 +24,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.core.api import AsciiIntegerConverter, IdConverter, api
     from service.core.db import db
     from service.health.routes import blp as health_blp
+    from service.holidays.routes import blp as holidays_blp
     from service.imports.routes import blp as imports_blp
     from service.ogc.routes import blp as ogc_blp
     from service.orgs.routes import blp as orgs_blp
@@ -55,6 +56,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         changes_blp,
         tiles_blp,
         amenities_blp,
+        holidays_blp,
         ogc_blp,
         health_blp,
         web_blp,

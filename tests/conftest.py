@@ -99,7 +99,7 @@ def synthetic_database(prefix: str, size: int, seed: int):
     from fixtures import synthetic
 
     def load(conn):
-        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS)
         synthetic.load(conn, size, seed, FROZEN_NOW, HORIZON_DAYS)
 
     with throwaway_database(prefix, load) as url:
@@ -141,7 +141,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def database_url():
     def demo(conn):
-        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS)
 
     with throwaway_database("yizhan_test", demo) as url:
         yield url
@@ -219,7 +219,7 @@ def make_site(conn):
             "location": {"lat": lat, "lon": lon},
             **fields,
         }
-        site_id, outcome = upsert_site(conn, org_id, data, FROZEN_NOW, HORIZON_DAYS, "CN")
+        site_id, outcome = upsert_site(conn, org_id, data, FROZEN_NOW, HORIZON_DAYS)
         assert outcome == "created"
         return site_id
 

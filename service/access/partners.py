@@ -28,7 +28,7 @@ from service.core.db import db
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "yzk_"
-PUBLIC_BLUEPRINTS = {"sites", "amenities", "changes", "tiles", "ogc"}
+PUBLIC_BLUEPRINTS = {"sites", "amenities", "changes", "tiles", "ogc", "holidays"}
 PUBLIC_ENDPOINTS = {"reports.SiteReports"}  # riders report from browsers too
 EXPOSED = "ETag, Location, Retry-After, Content-Type"
 

@@ -4,7 +4,7 @@ The migrations are the source of truth (indexes, checks, generated columns);
 these classes give queries typed, named columns to build on.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -67,6 +67,24 @@ class Amenity(Base):
     label_en: Mapped[str]
     category: Mapped[str]
     sort_order: Mapped[int]
+
+
+class CalendarYear(Base):
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str]
+    days: Mapped[int]
+    loaded_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+
+
+class CalendarDay(Base):
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(sa.ForeignKey("calendar_years.year", ondelete="CASCADE"))
+    kind: Mapped[str]
+    name: Mapped[str]
 
 
 class HoursPattern(Base):

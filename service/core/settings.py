@@ -23,8 +23,6 @@ class Config:
     # Requests re-read slow-moving facts (the hours horizon, amenity frequencies) at most
     # this often.
     CACHE_SECONDS = 30
-    # Public holidays ("PH") are taken from this country's calendar.
-    HOLIDAY_COUNTRY = os.environ.get("HOLIDAY_COUNTRY", "CN")
     DEFAULT_TIMEZONE = DEFAULT_TIMEZONE
     # Request bodies: 1 MiB in general, more for bulk imports (both answer 413 beyond).
     MAX_CONTENT_LENGTH = 1024 * 1024

@@ -1,16 +1,21 @@
 """Opening hours in the OpenStreetMap `opening_hours` syntax, evaluated in a site's zone.
 
-opening-hours-py does the parsing and the calendar (public holidays by country).
-Two traps of that library shape this module: called without a time it takes
-the machine's naive clock as wall time in the site's zone, and it rejects
-datetimes whose tzinfo is `datetime.timezone.utc`. So every call here passes
-an explicit time converted to the site's own `ZoneInfo`.
+opening-hours-py does the parsing and the evaluation. Two traps of that library shape this
+module: called without a time it takes the machine's naive clock as wall time in the site's
+zone, and it rejects datetimes whose tzinfo is `datetime.timezone.utc`. So every call here
+passes an explicit time converted to the site's own `ZoneInfo`.
 
-China's adjusted working days (调休, a Sunday worked in exchange for a holiday)
-are not in the library's calendar: "PH" covers the holidays themselves only.
+`PH` means the holidays of Yizhan's own calendar (hours/calendar.py), not the library's: its
+list for China has one day per festival, no Qingming and no make-up days. The library is
+built without a country, so `PH` never matches by itself; on a local day D that is a holiday
+(or follows one, for hours that run past midnight), the expression is evaluated once more with
+`PH` replaced by the weekday tokens of the holidays among D-1 and D. On D those tokens are true
+exactly where `PH` is, so every rule decides as it would with `PH` known; the two days have
+different weekdays, so no other day of the evaluated window is touched.
 """
 
-from datetime import datetime
+import re
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -49,24 +54,48 @@ def check_timezone(name: str) -> None:
         raise HoursError(f"unknown IANA time zone {name!r}")
 
 
+WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+# `PH` as a selector: not inside a word, not inside a "comment" (even number of quotes before).
+_PH = re.compile(r'(?<![A-Za-z])PH(?![A-Za-z])(?=(?:[^"]*"[^"]*")*[^"]*\Z)')
+
+
 def explain(expression: str) -> str | None:
     """None when `expression` is valid, else a message saying where it breaks."""
     try:
-        _parse(expression, DEFAULT_TIMEZONE, "CN")
+        _parse(expression, DEFAULT_TIMEZONE)
+        if has_ph(expression):
+            _parse(_with_ph_as(expression, ("Mo",)), DEFAULT_TIMEZONE)
     except HoursError as exc:
+        if has_ph(expression) and _parse_ok(expression):
+            return "PH with a day offset (PH +1 day) is not supported; write the days instead"
         return str(exc)
     return None
 
 
+def _parse_ok(expression: str) -> bool:
+    try:
+        _parse(expression, DEFAULT_TIMEZONE)
+    except HoursError:
+        return False
+    return True
+
+
+def has_ph(expression: str) -> bool:
+    return _PH.search(expression) is not None
+
+
+def _with_ph_as(expression: str, weekdays: tuple[str, ...]) -> str:
+    return _PH.sub(",".join(weekdays), expression)
+
+
 @lru_cache(maxsize=4096)
-def _parse(expression: str, tz: str, country: str) -> opening_hours.OpeningHours:
+def _parse(expression: str, tz: str) -> opening_hours.OpeningHours:
     if not expression.strip():
         raise HoursError("opening_hours is empty")
     try:
         return opening_hours.OpeningHours(
             expression,
             timezone=ZoneInfo(tz),
-            country=country,
             max_interval_days=_MAX_INTERVAL_DAYS,
         )
     except (SyntaxError, opening_hours.ParserError) as exc:
@@ -91,22 +120,27 @@ def _short_parser_message(text: str) -> str:
 
 
 def open_intervals(
-    expression: str, tz: str, start: datetime, end: datetime, country: str = "CN"
+    expression: str,
+    tz: str,
+    start: datetime,
+    end: datetime,
+    holidays: frozenset[date] = frozenset(),
 ) -> list[tuple[datetime, datetime | None]]:
     """Open intervals overlapping [start, end), merged, clipped to the window.
 
-    The end of the last interval is None when the site never closes again (for
-    example "24/7"), so callers can say "no next change" instead of inventing one.
-    Times are aware datetimes in the site's zone.
+    `holidays` are the local dates `PH` stands for (at least those of the window and the day
+    before it). The end of the last interval is None when the site never closes again (for
+    example "24/7"), so callers can say "no next change" instead of inventing one. Times are
+    aware datetimes in the site's zone.
     """
     zone = ZoneInfo(tz)
-    oh = _parse(expression, tz, country)
+    oh = _parse(expression, tz)
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    spans = _open_spans(oh, local_start, local_end)
+    if has_ph(expression) and holidays:
+        spans = _overlay_holidays(expression, tz, spans, local_start, local_end, holidays)
     merged: list[list[datetime]] = []
-    for lo, hi, state, _comment in oh.intervals(local_start, local_end):
-        if state != opening_hours.State.OPEN:
-            continue
-        hi = hi or local_end
+    for lo, hi in sorted(spans):
         if merged and merged[-1][1] >= lo:
             merged[-1][1] = max(merged[-1][1], hi)
         else:
@@ -115,3 +149,45 @@ def open_intervals(
     if result and result[-1][1] >= local_end and oh.next_change(result[-1][0]) is None:
         result[-1] = (result[-1][0], None)
     return result
+
+
+def _open_spans(
+    oh: opening_hours.OpeningHours, lo: datetime, hi: datetime
+) -> list[tuple[datetime, datetime]]:
+    return [
+        (a, b or hi)
+        for a, b, state, _comment in oh.intervals(lo, hi)
+        if state == opening_hours.State.OPEN
+    ]
+
+
+def _overlay_holidays(
+    expression: str,
+    tz: str,
+    spans: list[tuple[datetime, datetime]],
+    local_start: datetime,
+    local_end: datetime,
+    holidays: frozenset[date],
+) -> list[tuple[datetime, datetime]]:
+    """Each local day that is a holiday or follows one, evaluated with PH known, in place of
+    what the evaluation without PH said about that day."""
+    zone = local_start.tzinfo
+    first, last = local_start.date(), local_end.date()
+    touched = sorted(d for h in holidays for d in (h, h + timedelta(days=1)) if first <= d <= last)
+    for day in dict.fromkeys(touched):
+        lo = max(local_start, datetime.combine(day, time(), zone))
+        hi = min(local_end, datetime.combine(day + timedelta(days=1), time(), zone))
+        if lo >= hi:
+            continue
+        weekdays = tuple(
+            WEEKDAYS[d.weekday()] for d in (day - timedelta(days=1), day) if d in holidays
+        )
+        variant = _parse(_with_ph_as(expression, weekdays), tz)
+        outside = [
+            piece
+            for a, b in spans
+            for piece in ((a, min(b, lo)), (max(a, hi), b))
+            if piece[0] < piece[1]
+        ]
+        spans = outside + _open_spans(variant, lo, hi)
+    return spans

@@ -9,13 +9,13 @@ before the last refresh to `HOURS_HORIZON_DAYS` (+1 of slack) after it.
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from service.core.models import HoursHorizon, HoursPattern, HoursPatternInterval, Site
-from service.hours import evaluate
+from service.hours import calendar, evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,24 @@ def current_horizon(conn: sa.Connection) -> Horizon | None:
     return Horizon(*row) if row else None
 
 
+def holidays_for(conn: sa.Connection, horizon: Horizon) -> frozenset[date]:
+    cal = calendar.read(conn, horizon.valid_from, horizon.valid_until)
+    return cal.holidays_around(horizon.valid_from, horizon.valid_until)
+
+
 def _write_intervals(
-    conn: sa.Connection, pattern_id: int, expression: str, tz: str, horizon: Horizon, country: str
+    conn: sa.Connection,
+    pattern_id: int,
+    expression: str,
+    tz: str,
+    horizon: Horizon,
+    holidays: frozenset[date],
 ) -> int:
     conn.execute(
         sa.delete(HoursPatternInterval).where(HoursPatternInterval.pattern_id == pattern_id)
     )
     spans = evaluate.open_intervals(
-        expression, tz, horizon.valid_from, horizon.valid_until, country
+        expression, tz, horizon.valid_from, horizon.valid_until, holidays
     )
     if spans:
         conn.execute(
@@ -71,9 +81,7 @@ def find_pattern(conn: sa.Connection, expression: str, tz: str) -> int | None:
     )
 
 
-def pattern_id(
-    conn: sa.Connection, expression: str, tz: str, now: datetime, days: int, country: str
-) -> int:
+def pattern_id(conn: sa.Connection, expression: str, tz: str, now: datetime, days: int) -> int:
     """The id of the pattern for (expression, tz), creating and materialising it if new."""
     found = find_pattern(conn, expression, tz)
     if found is not None:
@@ -86,8 +94,8 @@ def pattern_id(
         .returning(HoursPattern.id)
     )
     if new_id is None:  # created by a concurrent writer after our select
-        return pattern_id(conn, expression, tz, now, days, country)
-    _write_intervals(conn, new_id, expression, tz, horizon, country)
+        return pattern_id(conn, expression, tz, now, days)
+    _write_intervals(conn, new_id, expression, tz, horizon, holidays_for(conn, horizon))
     return new_id
 
 
@@ -102,7 +110,7 @@ def _set_horizon(conn: sa.Connection, now: datetime, days: int) -> Horizon:
     return Horizon(valid_from, valid_until, now)
 
 
-def refresh(conn: sa.Connection, now: datetime, days: int, country: str) -> dict[str, int]:
+def refresh(conn: sa.Connection, now: datetime, days: int) -> dict[str, int]:
     """Roll the horizon forward and recompute every pattern; drop unused patterns."""
     used = sa.select(Site.hours_pattern_id).where(Site.hours_pattern_id.is_not(None))
     dropped = conn.execute(sa.delete(HoursPattern).where(HoursPattern.id.not_in(used))).rowcount
@@ -111,7 +119,27 @@ def refresh(conn: sa.Connection, now: datetime, days: int, country: str) -> dict
         sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone)
     ).all()
     intervals = 0
+    holidays = holidays_for(conn, horizon)
     for pid, expression, tz in patterns:
-        intervals += _write_intervals(conn, pid, expression, tz, horizon, country)
+        intervals += _write_intervals(conn, pid, expression, tz, horizon, holidays)
     logger.info("hours refreshed: %d patterns, %d intervals", len(patterns), intervals)
     return {"patterns": len(patterns), "intervals": intervals, "dropped": dropped}
+
+
+def refresh_holiday_patterns(conn: sa.Connection) -> int:
+    """Recompute the patterns that mention PH over the current horizon (after a calendar load);
+    returns how many. Nothing to do before the first materialisation."""
+    horizon = current_horizon(conn)
+    if horizon is None:
+        return 0
+    holidays = holidays_for(conn, horizon)
+    patterns = [
+        p
+        for p in conn.execute(
+            sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone)
+        )
+        if evaluate.has_ph(p.opening_hours)
+    ]
+    for pid, expression, tz in patterns:
+        _write_intervals(conn, pid, expression, tz, horizon, holidays)
+    return len(patterns)

@@ -21,11 +21,10 @@ class Rejected(ValueError):
 class Settings:
     max_rows: int
     horizon_days: int
-    country: str
 
     @classmethod
     def of(cls, cfg) -> "Settings":
-        return cls(cfg["IMPORT_MAX_ROWS"], cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
+        return cls(cfg["IMPORT_MAX_ROWS"], cfg["HOURS_HORIZON_DAYS"])
 
 
 def run_import(
@@ -62,4 +61,4 @@ def run_import(
             resolved.append((row.number, known[code], row.data))
     if errors:
         raise Rejected(sorted(set(errors), key=lambda e: (e.row, e.field, e.message)))
-    return upsert(conn, resolved, user_id, at, settings.horizon_days, settings.country, dry_run)
+    return upsert(conn, resolved, user_id, at, settings.horizon_days, dry_run)

@@ -82,7 +82,6 @@ def upsert(
     user_id: int | None,
     now: datetime,
     days: int,
-    country: str,
     dry_run: bool = False,
 ) -> Outcome:
     """Upsert (row number, org id, validated write data) rows; all in the caller's transaction."""
@@ -98,7 +97,7 @@ def upsert(
                 patterns[key] = (
                     hours_store.find_pattern(conn, *key)
                     if dry_run
-                    else hours_store.pattern_id(conn, *key, now, days, country)
+                    else hours_store.pattern_id(conn, *key, now, days)
                 )
             pattern = patterns[key]
         staged.append(

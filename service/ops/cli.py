@@ -18,6 +18,7 @@ from service.core.clock import now
 from service.core.db import db, statement_timeout
 from service.core.models import ROLES
 from service.geo.datums import CRS_NAMES
+from service.hours import calendar
 from service.hours import store as hours_store
 from service.ops import maintenance
 
@@ -49,14 +50,15 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True)
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Apply migrations, then sync the amenity vocabulary."""
+    """Apply migrations, then sync the amenity vocabulary and add the shipped calendar years."""
     from schema import migrate
     from service.amenities.queries import sync_vocabulary
 
     migrate.upgrade(current_app.config["DATABASE_URL"], revision)
     with db.writing() as conn:
         n = sync_vocabulary(conn)
-    click.echo(f"database at {revision}; {n} amenity codes")
+        years = calendar.load_fixtures(conn) if revision == "head" else 0
+    click.echo(f"database at {revision}; {n} amenity codes; {years} calendar years added")
 
 
 @db_group.command("cluster")
@@ -98,7 +100,7 @@ def seed(synthetic: float, rng_seed: int, spatial_order: bool) -> None:
 
     cfg = current_app.config
     with db.writing() as conn:
-        stats = seeding.load_demo(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
+        stats = seeding.load_demo(conn, now(), cfg["HOURS_HORIZON_DAYS"])
     click.echo(f"demo data: {stats}")
     if synthetic:
         with db.writing() as conn:
@@ -121,8 +123,35 @@ def hours_refresh() -> None:
     cfg = current_app.config
     with db.writing() as conn:
         statement_timeout(conn, 0)  # bulk commands may run long
-        stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"])
+        stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"])
     click.echo(f"hours refreshed: {stats}")
+
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """China's statutory calendar (the days `PH` means, and the make-up working days)."""
+
+
+@calendar_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", type=int, default=None, help="The notice's year (default: its dates').")
+@with_appcontext
+def calendar_load(path: str, year: int | None) -> None:
+    """Add or replace a year from a `date,kind,name` CSV, in one transaction, and recompute the
+    opening hours that mention PH."""
+    with refusal():
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()  # not UTF-8: a UnicodeDecodeError, a ValueError
+        year, days = calendar.parse(text, year)
+        with db.writing() as conn:
+            statement_timeout(conn, 0)  # re-materialising may take a while at 1e6 sites
+            calendar.store_year(conn, year, days, source=os.path.basename(path))
+            patterns = hours_store.refresh_holiday_patterns(conn)
+    holidays = sum(d.kind == "holiday" for d in days)
+    click.echo(
+        f"calendar {year}: {holidays} holidays, {len(days) - holidays} make-up working days; "
+        f"{patterns} hours patterns with PH recomputed"
+    )
 
 
 @main.group("orgs")

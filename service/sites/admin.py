@@ -100,9 +100,8 @@ class HistoryPage(Schema):
     next = fields.String(allow_none=True, required=True)
 
 
-def _settings() -> tuple[int, str]:
-    cfg = current_app.config
-    return cfg["HOURS_HORIZON_DAYS"], cfg["HOLIDAY_COUNTRY"]
+def _horizon_days() -> int:
+    return current_app.config["HOURS_HORIZON_DAYS"]
 
 
 def _to_wgs84(data: dict, crs: str) -> dict:
@@ -174,7 +173,7 @@ class SiteCreate(MethodView):
         fingerprint = hashlib.sha256(
             orjson.dumps({"body": data, "crs": crs}, option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
-        days, country = _settings()
+        days = _horizon_days()
         with db.writing() as conn:
             if key is not None:
                 replay = _claim_key(conn, me.user_id, key, fingerprint)
@@ -184,9 +183,7 @@ class SiteCreate(MethodView):
                     return _site_response(conn, replay, 201, crs)
             org_id = gate.writable_org(conn, data.get("org") or me.org_code)
             try:
-                site_id = store.create(
-                    conn, org_id, _to_wgs84(data, crs), me.user_id, at, days, country
-                )
+                site_id = store.create(conn, org_id, _to_wgs84(data, crs), me.user_id, at, days)
             except store.Conflict:
                 abort(409, message="This org already has a site with that external_id.")
             if key is not None:
@@ -220,7 +217,7 @@ class SiteChange(MethodView):
     def patch(self, args, changes, site_id):
         """Change some fields; If-Match is required (428 without it, 412 when stale)."""
         crs, me, at = args["crs"], gate.principal(), now()
-        days, country = _settings()
+        days = _horizon_days()
         with db.writing() as conn:
             state = _writable_site(conn, site_id)
             expected = _expected_version(site_id)
@@ -235,7 +232,6 @@ class SiteChange(MethodView):
                     me.user_id,
                     at,
                     days,
-                    country,
                 )
             except store.Stale:
                 abort(412, message="The site has changed since you read it; GET it again.")

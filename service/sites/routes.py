@@ -3,18 +3,19 @@
 import logging
 from datetime import timedelta
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import abort
 
 from service.access import gate
 from service.core import pagination
 from service.core.api import Blueprint
+from service.core.cache import cached
 from service.core.clock import now, rfc3339
 from service.core.db import db
 from service.core.responses import GEOJSON, json_response
 from service.geo import datums
-from service.hours import evaluate
+from service.hours import calendar, evaluate
 from service.reports import queries as reports
 from service.sites import filters, queries, serialize
 from service.sites.schemas import (
@@ -147,17 +148,18 @@ class SiteHours(MethodView):
     @blp.response(200, HoursSchema)
     def get(self, args, site_id):
         """Concrete open intervals for the next `days` days, in the site's own zone."""
-        with db.reading() as conn:
-            row = queries.site_by_id(conn, site_id)
-        if row is None:
-            abort(404, message=f"No site with id {site_id}.")
         start = args.get("from_") or now()
         end = start + timedelta(days=args["days"])
+        with db.reading() as conn:
+            row = queries.site_by_id(conn, site_id)
+            known = cached("calendar", lambda: calendar.read(conn))
+        holidays = known.holidays_around(start, end)
+        if row is None:
+            abort(404, message=f"No site with id {site_id}.")
         intervals = []
         if row.opening_hours and row.status == "active":
-            country = current_app.config["HOLIDAY_COUNTRY"]
             for lo, hi in evaluate.open_intervals(
-                row.opening_hours, row.timezone, start, end, country
+                row.opening_hours, row.timezone, start, end, holidays
             ):
                 intervals.append(
                     {

@@ -46,13 +46,13 @@ _UPSERT = sa.text(
 
 
 def upsert_site(
-    conn: sa.Connection, org_id: int, data: dict, now: datetime, days: int, country: str
+    conn: sa.Connection, org_id: int, data: dict, now: datetime, days: int
 ) -> tuple[int | None, str]:
     """(site id, "created" | "updated" | "unchanged"); the id is None when unchanged.
 
     `data` holds validated writable fields plus `location` in WGS-84.
     """
-    params = {**_values(conn, data, now, days, country), "org_id": org_id}
+    params = {**_values(conn, data, now, days), "org_id": org_id}
     row = conn.execute(_UPSERT, params).first()
     if row is None:
         return None, "unchanged"
@@ -144,13 +144,13 @@ def writable(data: dict) -> dict:
     return values
 
 
-def _values(conn: sa.Connection, data: dict, now: datetime, days: int, country: str) -> dict:
+def _values(conn: sa.Connection, data: dict, now: datetime, days: int) -> dict:
     """Bind values of a site's row: writable fields, hours pattern, location, time."""
     params = writable(data)
     params["hours_pattern_id"] = None
     if params["opening_hours"]:
         params["hours_pattern_id"] = hours_store.pattern_id(
-            conn, params["opening_hours"], params["timezone"], now, days, country
+            conn, params["opening_hours"], params["timezone"], now, days
         )
     params.update(lat=data["location"]["lat"], lon=data["location"]["lon"], now=now)
     return params
@@ -184,10 +184,9 @@ def create(
     user_id: int | None,
     now: datetime,
     days: int,
-    country: str,
 ) -> int:
     """Insert a site and its audit row; raises Conflict on a duplicate external_id."""
-    params = _values(conn, data, now, days, country)
+    params = _values(conn, data, now, days)
     try:
         with conn.begin_nested():
             site_id = conn.scalar(_INSERT, {**params, "org_id": org_id})
@@ -209,7 +208,6 @@ def update(
     user_id: int | None,
     now: datetime,
     days: int,
-    country: str,
 ) -> int | None:
     """Apply `changes` if the site is still at version `expected`; the new version.
 
@@ -225,7 +223,7 @@ def update(
     if not delta:
         return expected
     merged = {**old, **changes}
-    params = _values(conn, merged, now, days, country)
+    params = _values(conn, merged, now, days)
     params.update(id=site_id, expected=expected, org_id=org_id or old["org_id"])
     try:
         with conn.begin_nested():

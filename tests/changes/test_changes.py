@@ -33,7 +33,7 @@ def committed(app):
             "location": {"lat": 28.45, "lon": 119.92},
             "opening_hours": "24/7",
         }
-        site_id = store.create(conn, org_id, data, None, FROZEN_NOW, HORIZON_DAYS, "CN")
+        site_id = store.create(conn, org_id, data, None, FROZEN_NOW, HORIZON_DAYS)
         made.append(site_id)
         return site_id
 
@@ -100,8 +100,8 @@ def test_changes_after_the_snapshot_cursor(app, committed):
     assert again["items"] == [] and again["next_cursor"] == page["next_cursor"]
 
     with engine.begin() as conn:
-        store.update(conn, a, 1, {"name": "改名一"}, None, None, FROZEN_NOW, HORIZON_DAYS, "CN")
-        store.update(conn, a, 2, {"name": "改名二"}, None, None, FROZEN_NOW, HORIZON_DAYS, "CN")
+        store.update(conn, a, 1, {"name": "改名一"}, None, None, FROZEN_NOW, HORIZON_DAYS)
+        store.update(conn, a, 2, {"name": "改名二"}, None, None, FROZEN_NOW, HORIZON_DAYS)
         store.delete(conn, b, 1, None, FROZEN_NOW)
     page = feed_until(client, page["next_cursor"], 2)
     by_id = {i["id"]: i for i in page["items"]}

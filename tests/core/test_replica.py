@@ -35,7 +35,7 @@ def routed():
     facts = {}
 
     def load(conn):
-        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS, "CN")
+        seeding.load_demo(conn, FROZEN_NOW, HORIZON_DAYS)
         user_id = users.ensure_user(conn, "zj", "routing-admin", "admin")
         facts["token"] = tokens.create_token(conn, user_id, FROZEN_NOW)[1]
         facts["site"] = conn.scalar(sa.text("SELECT min(id) FROM sites"))

@@ -145,7 +145,7 @@ def test_public_holiday_after_refresh(client, conn, make_site):
     site_id = make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:00; PH off")
     query = {"bbox": BOX, "open_at": "2027-01-01T10:00:00+08:00"}
     assert client.get("/v1/sites", query_string=query).status_code == 422  # beyond the horizon
-    hours_store.refresh(conn, at("2026-12-31T12:00:00+08:00"), HORIZON_DAYS, "CN")
+    hours_store.refresh(conn, at("2026-12-31T12:00:00+08:00"), HORIZON_DAYS)
     r = client.get("/v1/sites", query_string=query)
     assert site_id not in {item["id"] for item in r.json["items"]}
     r = client.get("/v1/sites", query_string={**query, "open_at": "2027-01-04T10:00:00+08:00"})
@@ -161,7 +161,7 @@ def test_refresh_rolls_the_horizon_and_drops_unused_patterns(conn, make_site):
         )
     )
     later = at("2026-12-10T08:00:00+08:00")
-    stats = hours_store.refresh(conn, later, HORIZON_DAYS, "CN")
+    stats = hours_store.refresh(conn, later, HORIZON_DAYS)
     assert stats["dropped"] >= 1
     horizon = hours_store.current_horizon(conn)
     assert horizon.valid_from == datetime(2026, 12, 9, tzinfo=UTC)

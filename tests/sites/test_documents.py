@@ -119,7 +119,7 @@ def test_api_update_and_delete_rewrite_it(conn, make_site):
     later = FROZEN_NOW + timedelta(hours=1)
     version = store.update(
         conn, site_id, 1, {"name": "新名", "amenities": ["wifi"]}, None, None, later,
-        HORIZON_DAYS, "CN",
+        HORIZON_DAYS,
     )  # fmt: skip
     doc = orjson.loads(stored(conn, site_id))
     assert (doc["name"], doc["amenities"], doc["version"]) == ("新名", ["wifi"], version)

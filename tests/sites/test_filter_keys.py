@@ -93,7 +93,7 @@ def test_keys_follow_amenity_status_and_hours_changes(client, conn):
 
     def save(**changes):
         site.update(changes)
-        site_id, _ = upsert_site(conn, org_id, site, FROZEN_NOW, HORIZON_DAYS, "CN")
+        site_id, _ = upsert_site(conn, org_id, site, FROZEN_NOW, HORIZON_DAYS)
         return site_id
 
     site_id = save()
