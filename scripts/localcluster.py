@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,14 +164,25 @@ class Cluster:
             try:
                 self.pg_ctl("stop", "-m", mode, wait=wait)
                 return
-            except ClusterError:
+            except (ClusterError, OSError):  # OSError: runuser or pg_ctl missing
                 continue
         pidfile = self.data / "postmaster.pid"
         try:
             pid = int(pidfile.read_text().split()[0])
+            # A stale pid file may name another process by now: only this cluster's
+            # postmaster (its command line names this data directory) is killed.
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError, IndexError):
+            return
+        if (
+            not any(b"postgres" in part for part in cmdline[:1])
+            or str(self.data).encode() not in cmdline
+        ):
             return
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            return
+        deadline = time.monotonic() + 10  # the caller removes the directory next
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)

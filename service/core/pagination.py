@@ -11,6 +11,7 @@ import base64
 import hashlib
 import math
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 from urllib.parse import urlencode
 
 import orjson
@@ -68,12 +69,12 @@ def decode(cursor: str, params: dict) -> dict:
     return payload
 
 
-def _invalid_cursor(message: str):
+def _invalid_cursor(message: str) -> NoReturn:
     invalid("cursor", message)
 
 
 def position(
-    args: dict, keys: dict = BY_ID, fail: Callable[[str], None] = _invalid_cursor
+    args: dict, keys: dict = BY_ID, fail: Callable[[str], NoReturn] = _invalid_cursor
 ) -> dict | None:
     """Where the page named by the `cursor` parameter starts; None without one."""
     if "cursor" not in args:
@@ -105,16 +106,16 @@ def page(
     limit: int,
     position_of: Callable[[object], dict] = lambda row: {"i": row.id},
     param: str = "cursor",
-    token: Callable[[dict], str] | None = None,
+    encode_with: Callable[[dict], str] | None = None,
 ) -> tuple[Sequence, str | None]:
     """(the first `limit` rows, the `next` URL or None when they were all).
 
-    The next URL carries `param` = `token(position_of(last row))`, by default a cursor
+    The next URL carries `param` = `encode_with(position_of(last row))`, by default a cursor
     bound to this query.
     """
     shown = rows[:limit]
     if len(rows) <= limit:
         return shown, None
     where = position_of(shown[-1])
-    value = token(where) if token else encode(where, request.args.to_dict())
+    value = encode_with(where) if encode_with else encode(where, request.args.to_dict())
     return shown, url_with(**{param: value})

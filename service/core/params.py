@@ -7,6 +7,7 @@ Coordinates, boxes, datums, org codes, instants and text are checked here, befor
 import math
 import re
 from datetime import datetime
+from typing import NoReturn
 
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
@@ -141,7 +142,7 @@ def org_code(**kwargs) -> fields.String:
     )
 
 
-def invalid(field: str, message: str):
+def invalid(field: str, message: str) -> NoReturn:
     """A 422 for one query parameter, in the same shape as schema validation errors."""
     abort(422, messages={"query": {field: [message]}})
 
