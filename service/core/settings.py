@@ -18,8 +18,9 @@ class Config:
     # Per process; gunicorn runs a few workers, so keep pools small (see `yizhan serve`).
     DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
     DB_STATEMENT_TIMEOUT_MS = _int("DB_STATEMENT_TIMEOUT_MS", 5000)
-    # How far ahead opening hours are materialised; `open_at` beyond it is a 422.
-    HOURS_HORIZON_DAYS = _int("HOURS_HORIZON_DAYS", 14)
+    # How far ahead opening hours are materialised; `open_at` beyond it is a 422. 61: riders
+    # can check 60 days ahead (the Spring Festival in advance) even just before a daily refresh.
+    HOURS_HORIZON_DAYS = _int("HOURS_HORIZON_DAYS", 61)
     # Requests re-read slow-moving facts (the hours horizon, amenity frequencies) at most
     # this often.
     CACHE_SECONDS = 30

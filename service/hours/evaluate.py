@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import opening_hours
 
 from service.core.settings import DEFAULT_TIMEZONE
+from service.hours import messages
 
 # Intervals are asked for at most this far ahead in one call; beyond it the
 # library is slow on expressions that never change.
@@ -67,7 +68,10 @@ def explain(expression: str) -> str | None:
             _parse(_with_ph_as(expression, ("Mo",)), DEFAULT_TIMEZONE)
     except HoursError as exc:
         if has_ph(expression) and _parse_ok(expression):
-            return "PH with a day offset (PH +1 day) is not supported; write the days instead"
+            return (
+                "不支持 PH 加减天数（PH +1 day），请直接写出日期 "
+                "(PH with a day offset is not supported; write the dates instead)"
+            )
         return str(exc)
     return None
 
@@ -91,7 +95,7 @@ def _with_ph_as(expression: str, weekdays: tuple[str, ...]) -> str:
 @lru_cache(maxsize=4096)
 def _parse(expression: str, tz: str) -> opening_hours.OpeningHours:
     if not expression.strip():
-        raise HoursError("opening_hours is empty")
+        raise HoursError("营业时间为空 (opening_hours is empty)")
     try:
         return opening_hours.OpeningHours(
             expression,
@@ -99,24 +103,7 @@ def _parse(expression: str, tz: str) -> opening_hours.OpeningHours:
             max_interval_days=_MAX_INTERVAL_DAYS,
         )
     except (SyntaxError, opening_hours.ParserError) as exc:
-        raise HoursError(_short_parser_message(str(exc))) from None
-
-
-def _short_parser_message(text: str) -> str:
-    """Turn the pest parser's multi-line report into one line with the column."""
-    # The report reads: "Failed to parse expression:  --> 1:7 | ... = expected EOI, ...".
-    position = ""
-    expected = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if "-->" in line:
-            position = line.split("-->", 1)[1].strip()
-        elif line.startswith("= "):
-            expected = line[2:]
-    if position:
-        column = position.split(":")[-1]
-        return f"invalid opening_hours syntax at character {column}: {expected}".rstrip(": ")
-    return "invalid opening_hours syntax"
+        raise HoursError(messages.parser_message(expression, str(exc))) from None
 
 
 def open_intervals(

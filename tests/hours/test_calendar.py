@@ -14,6 +14,7 @@ from chinese_calendar import constants as independent
 from flask.cli import ScriptInfo
 
 from service.core.db import make_engine
+from service.core.settings import Config
 from service.hours import calendar, evaluate
 from service.hours import store as hours_store
 from service.ops.cli import main
@@ -348,3 +349,19 @@ def test_db_upgrade_adds_the_shipped_years_that_are_missing(yizhan, conn):
     assert result.exit_code == 0, result.output
     assert "2 calendar years added" in result.output
     assert calendar.official_years(conn) >= {2005, 2025}
+
+
+def test_the_default_horizon_reaches_60_days_ahead(client, conn, make_site):
+    """With the default HOURS_HORIZON_DAYS, a refresh today answers open_at 60 days on (here
+    into January 2027, whose notice is not out: 1 January is off by its fixed date)."""
+    site_id = make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:00; PH off")
+    hours_store.refresh(conn, FROZEN_NOW, Config.HOURS_HORIZON_DAYS)
+
+    def listed(instant: datetime) -> bool:
+        r = client.get("/v1/sites", query_string={"bbox": BOX, "open_at": instant.isoformat()})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return site_id in {item["id"] for item in r.json["items"]}
+
+    assert listed(at(date(2027, 1, 29), 10))  # FROZEN_NOW + 60 days
+    assert not listed(at(date(2027, 1, 1), 10))
+    assert listed(at(date(2027, 1, 2), 10))

@@ -21,14 +21,29 @@ def at(text: str) -> datetime:
 
 
 @pytest.mark.parametrize(
-    "expression, column",
-    [("Mo-Su 25:00-06:00", "7"), ("Mo-Xx 09:00", "4"), ("Mo-Su 09:00-21:00;;", None)],
+    "expression, column, chinese, english",
+    [
+        ("Mo-Su 25:00-06:00", 7, "时间应为 HH:MM，例如 09:00-21:00", "a time must be HH:MM"),
+        ("Mo-Su 09:00-21:60", 16, "时间应为 HH:MM", "a time must be HH:MM"),
+        ("Mo-Su 09:00-", 13, "时间应为 HH:MM", "e.g. 09:00-21:00"),
+        ("Mo-Xx 09:00", 4, "星期应为 Mo Tu We Th Fr Sa Su", "a weekday must be"),
+        ("Mon-Fri 09:00-18:00", 3, "星期用两个字母", "not Mon-Fri"),
+        ("Mo-Su 09:00-21:00;;", 19, "只用一个分号", "one semicolon"),
+        ("Mo-Su 09:00–21:00", 12, "“–”是全角符号", "full-width"),
+        ("Mo-Su 09：00-21:00", 9, "“：”是全角符号", "full-width"),
+        ("Mo-Su 09:00-21:00；PH off", 18, "“；”是全角符号", "full-width"),
+        ("周一至周五 09:00-18:00", 1, "星期请用英文缩写", "write weekdays in English"),
+        ("Mo-Fr 09:00-18:00; PH closed x", 30, "英文双引号", "double quotes"),
+        ("Jan 32 off", 6, "日期应为", "a month and day"),
+    ],
 )
-def test_explain_says_where_the_syntax_breaks(expression, column):
+def test_explain_says_where_it_breaks_and_what_to_write(expression, column, chinese, english):
+    """Chinese first, then English; the position in characters, counted from 1; an example."""
     message = evaluate.explain(expression)
-    assert message is not None and message.startswith("invalid opening_hours syntax")
-    if column:
-        assert f"at character {column}" in message
+    assert message.startswith(f"第 {column} 个字符：")
+    assert f"(character {column}: " in message
+    assert chinese in message and english in message
+    assert "EOI" not in message and "expected" not in message  # none of the parser's words
 
 
 @pytest.mark.parametrize("expression", ["24/7", "Mo-Su 09:00-21:00", "Mo-Fr 08:30-17:00; PH off"])
@@ -37,7 +52,7 @@ def test_explain_accepts_valid_expressions(expression):
 
 
 def test_explain_rejects_blank():
-    assert evaluate.explain("   ") == "opening_hours is empty"
+    assert evaluate.explain("   ") == "营业时间为空 (opening_hours is empty)"
 
 
 def test_utc_instants_are_converted_to_the_site_zone():
@@ -189,5 +204,34 @@ def test_open_now_beyond_a_stale_horizon_is_503_not_a_wrong_answer(client, conn)
 
 
 def test_invalid_hours_are_refused_on_write(conn, make_site):
-    with pytest.raises(evaluate.HoursError, match="at character"):
+    with pytest.raises(evaluate.HoursError, match="第 16 个字符"):
         make_site(LAT, LON, opening_hours="Mo-Su 09:00-21:60")
+
+
+def test_a_write_with_bad_hours_is_a_422_people_can_act_on(client, editor, conn):
+    body = {
+        "kind": "station",
+        "name": "东门驿站",
+        "location": {"lat": LAT, "lon": LON},
+        "opening_hours": "Mo-Su 09:00–21:00",
+    }
+    before = conn.scalar(sa.text("SELECT count(*) FROM sites"))
+    r = client.post("/v1/sites", json=body, headers=editor)
+    assert r.status_code == 422, r.get_data(as_text=True)
+    (message,) = r.json["errors"]["opening_hours"]
+    assert message.startswith("第 12 个字符：“–”是全角符号")
+    assert conn.scalar(sa.text("SELECT count(*) FROM sites")) == before
+
+
+def test_an_import_row_with_bad_hours_names_the_row_and_the_character(client, editor):
+    body = "external_id,kind,name,lat,lon,opening_hours\nA1,station,n,45,90,Mon-Fri 09:00-18:00\n"
+    r = client.post(
+        "/v1/imports",
+        data=body.encode(),
+        query_string={"org": "zj.nb"},
+        headers={**editor, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 422
+    (error,) = r.json["errors"]
+    assert error["row"] == 1 and error["field"] == "opening_hours"  # rows count after the header
+    assert error["message"].startswith("第 3 个字符：星期用两个字母")
