@@ -1,13 +1,15 @@
 """The HTTP edge every resource shares: the Api (OpenAPI, problem+json errors documented),
 the Blueprint whose query parsing is strict, path converters and the request class."""
 
+import json
+
 import flask
 import flask_smorest
 import marshmallow as ma
 from flask import request
 from flask_smorest import Api, abort
 from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
@@ -99,10 +101,41 @@ class StrictParser(FlaskParser):
         return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return ma.missing
         try:
-            return super()._raw_load_json(req)
+            return load_json(req.get_data(cache=True).decode("utf-8"))
+        except UnicodeDecodeError:
+            abort(400, message="Invalid JSON body: not UTF-8.")
         except RecursionError:  # "[[[[..." deeper than the interpreter's stack
             abort(400, message="Invalid JSON body: nested too deeply.")
+        except NumberTooLong as exc:
+            abort(400, message=f"Invalid JSON body: {exc}")
+        except ValueError:
+            abort(400, message="Invalid JSON body.")
+
+
+class NumberTooLong(ValueError):
+    pass
+
+
+# Longer than any number a field takes (an int64 has 19 digits): refused before int() or
+# float() reads it, so no number can cost time or hit Python's 4,300-digit limit.
+MAX_NUMBER_CHARS = 40
+
+
+def _number(convert):
+    def parse(text: str):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise NumberTooLong(f"a number longer than {MAX_NUMBER_CHARS} characters.")
+        return convert(text)
+
+    return parse
+
+
+def load_json(text: str):
+    """json.loads with every number's length bounded first (ValueError for bad JSON)."""
+    return json.loads(text, parse_int=_number(int), parse_float=_number(float))
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -40,6 +40,8 @@ def security_headers(response: Response) -> Response:
     # JSON, tiles and problem documents must never be sniffed into HTML or script.
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.status_code == 204:  # no body, so no type (Werkzeug adds text/html)
+        response.headers.pop("Content-Type", None)
     if request.endpoint == SWAGGER_UI_ENDPOINT and response.mimetype == "text/html":
         response.headers["Content-Security-Policy"] = docs_csp(response.get_data())
         response.headers["X-Frame-Options"] = "DENY"

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from service.core import vocabulary
 from service.core.clock import to_utc
@@ -26,17 +26,29 @@ LON_TEXT = r"-?(180(\.0{1,7})?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]{1,7})?)"
 LAT_TEXT = r"-?(90(\.0{1,7})?|[1-8]?[0-9](\.[0-9]{1,7})?)"
 
 
-class Text(fields.String):
-    """A string PostgreSQL can store: valid UTF-8 without NUL (psycopg2 refuses both)."""
+# Control characters: never in a one-line field; a multi-line one (a description, a comment)
+# takes line breaks and tabs.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ONE_LINE_PATTERN = "^[^\\x00-\\x1f\\x7f]*$"  # documented (OpenAPI) forms of the two
+MULTILINE_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
 
-    def __init__(self, **kwargs) -> None:
-        kwargs["metadata"] = {"pattern": "^[^\\x00]*$", **kwargs.get("metadata", {})}
+
+class Text(fields.String):
+    """A string PostgreSQL can store and a person can read: valid UTF-8 without control
+    characters (NUL, which psycopg2 refuses, among them); `multiline` allows line breaks and
+    tabs."""
+
+    def __init__(self, multiline: bool = False, **kwargs) -> None:
+        self.control = CONTROL_BUT_LINES if multiline else CONTROL
+        pattern = MULTILINE_PATTERN if multiline else ONE_LINE_PATTERN
+        kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("Must not contain NUL characters.")
+        if self.control.search(text):
+            raise ValidationError("Must not contain control characters (line breaks, tabs, NUL).")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate such as "\ud800" in the JSON
@@ -83,7 +95,7 @@ class Coordinate(fields.Float):
         self.axis = axis
 
     def _deserialize(self, value, attr, data, **kwargs) -> float:
-        if isinstance(value, str) and not PLAIN_NUMBER.match(value):
+        if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value):
             raise ValidationError("Not a valid number.")
         number = super()._deserialize(value, attr, data, **kwargs)
         limit = 90 if self.axis == "lat" else 180
@@ -131,11 +143,19 @@ def crs_field() -> fields.String:
     )
 
 
-def org_code(**kwargs) -> fields.String:
-    from marshmallow.validate import Regexp
+class FullMatch(validate.Regexp):
+    """marshmallow's Regexp with `fullmatch`: `re.match` with `$` also passes "zj\\n" (Python's
+    `$` matches before a final line break), and that once reached SQL as an ltree."""
 
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+def org_code(**kwargs) -> fields.String:
     return fields.String(
-        validate=Regexp(
+        validate=FullMatch(
             ORG_CODE, error="Not an org code (dotted lowercase labels, e.g. zj.zs.dh)."
         ),
         **kwargs,
@@ -153,12 +173,15 @@ class StrictQuery(Schema):
 
     @pre_load
     def _ascii_numbers(self, data, **kwargs):
-        """int() and float() also read "１" and "١"; query numbers are ASCII digits."""
+        """No control characters in any parameter (a trailing line break once passed a `$`
+        check); int() and float() also read "１" and "١": query numbers are ASCII digits."""
         bad = {}
         for name, field in self.fields.items():
             value = data.get(field.data_key or name)
             numeric = isinstance(field, fields.Integer | fields.Float)
-            if numeric and isinstance(value, str) and not PLAIN_NUMBER.match(value.strip()):
+            if isinstance(value, str) and CONTROL.search(value):
+                bad[field.data_key or name] = ["Must not contain control characters."]
+            elif numeric and isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):
                 bad[field.data_key or name] = ["Not a valid number."]
         if bad:
             raise ValidationError(bad)
@@ -170,7 +193,7 @@ class Bbox(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = value.split(",") if isinstance(value, str) else []
-        if len(parts) != 4 or not all(PLAIN_NUMBER.match(p) for p in parts):
+        if len(parts) != 4 or not all(PLAIN_NUMBER.fullmatch(p) for p in parts):
             raise ValidationError("Expected four numbers: west,south,east,north.")
         try:
             west, south, east, north = (float(p) for p in parts)

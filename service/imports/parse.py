@@ -19,7 +19,6 @@ and empty strings are treated the same way.
 import csv
 import io
 import itertools
-import json
 import logging
 import math
 import re
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 
 from marshmallow import ValidationError
 
+from service.core.api import NumberTooLong, load_json
 from service.core.params import PLAIN_NUMBER
 from service.geo.datums import CRS_NAMES, to_wgs84
 from service.sites.schemas import SiteWriteSchema
@@ -168,7 +168,9 @@ def _csv_record(number: int, header: list[str], cells: list[str]) -> Record:
 
 def _geojson_records(text: str, max_rows: int) -> tuple[Iterable[Record], list[RowError]]:
     try:
-        document = json.loads(text)
+        document = load_json(text)
+    except NumberTooLong as exc:
+        return [], [RowError(0, "file", f"Not valid JSON: {exc}")]
     except (ValueError, RecursionError):
         return [], [RowError(0, "file", "Not valid JSON.")]
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
@@ -298,7 +300,7 @@ def _convert(field: str, value):
 
 def _number(text: str, message: str) -> float:
     # float() alone would also take "nan", "inf" and "1_000"; a cell must be a plain decimal.
-    if not PLAIN_NUMBER.match(text):
+    if not PLAIN_NUMBER.fullmatch(text):
         raise ValueError(message)
     return float(text)
 

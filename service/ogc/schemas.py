@@ -47,7 +47,7 @@ class OgcBbox(Bbox):
         parts = value.split(",") if isinstance(value, str) else []
         if len(parts) not in (4, 6):
             raise ValidationError("Expected 4 numbers (west,south,east,north) or 6 (with heights).")
-        if not all(PLAIN_NUMBER.match(p.strip()) for p in parts):
+        if not all(PLAIN_NUMBER.fullmatch(p.strip()) for p in parts):
             raise ValidationError("Coordinates must be plain decimal numbers.")
         if len(parts) == 6:  # minlon,minlat,minh,maxlon,maxlat,maxh: sites have no height
             parts = [parts[0], parts[1], parts[3], parts[4]]
@@ -55,7 +55,7 @@ class OgcBbox(Bbox):
 
 
 def _instant(text: str) -> dt.datetime:
-    if not _DATE_TIME.match(text):
+    if not _DATE_TIME.fullmatch(text):
         raise ValidationError(
             "Expected an RFC 3339 date-time with offset (2026-11-26T10:00:00+08:00), "
             "an interval start/end, or an open one with '..'."
@@ -86,7 +86,7 @@ class NearestPoint(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = value.split(",") if isinstance(value, str) else []
-        if len(parts) != 2 or not all(PLAIN_NUMBER.match(p.strip()) for p in parts):
+        if len(parts) != 2 or not all(PLAIN_NUMBER.fullmatch(p.strip()) for p in parts):
             raise ValidationError("Expected lon,lat (two decimal numbers).")
         lon, lat = (float(p) for p in parts)
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):

@@ -31,7 +31,7 @@ def create(conn: sa.Connection, code: str, name: str) -> int | None:
 def upsert_org(conn: sa.Connection, code: str, name: str) -> int:
     """Create or rename an org (seeds, `yizhan orgs add`); a non-root org's parent must
     already exist (ValueError otherwise)."""
-    if not ORG_CODE.match(code):
+    if not ORG_CODE.fullmatch(code):
         raise ValueError(f"{code!r} is not an org code (dotted lowercase labels, e.g. zj.zs.dh)")
     parent = orgs.parent(code)
     if parent is not None and orgs.org_id(conn, parent) is None:

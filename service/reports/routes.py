@@ -24,7 +24,7 @@ class ReportIn(Schema):
         unknown = RAISE
 
     category = fields.String(required=True, validate=validate.OneOf(REPORT_CATEGORIES))
-    comment = Text(allow_none=True, validate=validate.Length(max=500))
+    comment = Text(multiline=True, allow_none=True, validate=validate.Length(max=500))
 
 
 class ReportSchema(Schema):
@@ -61,7 +61,7 @@ class ReportPatch(Schema):
         unknown = RAISE
 
     status = fields.String(required=True, validate=validate.OneOf(REPORT_STATUSES))
-    note = Text(allow_none=True, validate=validate.Length(max=500))
+    note = Text(multiline=True, allow_none=True, validate=validate.Length(max=500))
 
 
 @blp.route("/v1/sites/<id:site_id>/reports")

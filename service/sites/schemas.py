@@ -18,6 +18,7 @@ from service.core.params import (
     LON_TEXT,
     Bbox,
     Coordinate,
+    FullMatch,
     Instant,
     StrictQuery,
     Text,
@@ -49,7 +50,7 @@ class FilterArgs(StrictQuery):
     q = fields.String(
         validate=[
             validate.Length(min=1, max=100),
-            validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters."),
+            FullMatch(r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters."),
         ],
         metadata={"description": "Substring of name, English name or address (Chinese works)."},
     )
@@ -277,7 +278,7 @@ class SiteWriteSchema(Schema):
     area_m2 = Area(allow_none=True, validate=validate.Range(0.1, 1e6))
     star_rating = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
     phone = Text(allow_none=True, validate=validate.Length(max=50))
-    description = Text(allow_none=True, validate=validate.Length(max=2000))
+    description = Text(multiline=True, allow_none=True, validate=validate.Length(max=2000))
 
 
 class WriteArgs(StrictQuery):

@@ -152,3 +152,71 @@ def test_a_3d_geojson_point_is_accepted(client, editor):
         headers={**editor, "Content-Type": "application/geo+json"},
     )
     assert r.status_code == 200 and r.json["created"] == 1
+
+
+HUGE = "9" * 5000  # past Python's 4,300-digit limit for int(); it once gave a 500
+
+
+@pytest.mark.parametrize(
+    "method, path, role, template",
+    [
+        ("POST", "/v1/sites/{site}/reports", None, '{{"category": "other", "comment": {n}}}'),
+        ("POST", "/v1/sites", "editor", '{{"kind": "station", "name": "n", "star_rating": {n}}}'),
+        ("PATCH", "/v1/sites/{site}", "editor", '{{"area_m2": {n}}}'),
+        ("POST", "/v1/orgs", "admin", '{{"code": "zj.nb.q", "name": "n", "x": [{n}]}}'),
+        ("POST", "/v1/sites/{site}/reports", None, '{{"category": "other", "comment": 1{n}.5}}'),
+        ("POST", "/v1/sites/{site}/reports", None, '{{"category": "other", "comment": 1e{n}}}'),
+    ],
+)
+def test_a_number_too_long_for_any_field_is_a_400_and_writes_nothing(
+    client, conn, bearer, make_site, method, path, role, template
+):
+    site_id = make_site(29.9, 121.6, org="zj.nb")
+    headers = {"Content-Type": "application/json", "If-Match": f'"{site_id}-1"'}
+    if role:
+        headers.update(bearer("zj.nb", role))
+    tables = ("sites", "reports", "orgs", "site_audit")
+    before = [conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in tables]
+    url = path.format(site=site_id)
+    body = assert_problem(
+        client.open(url, method=method, data=template.format(n=HUGE), headers=headers), 400
+    )
+    assert "longer than 40 characters" in body["detail"]
+    assert [conn.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in tables] == before
+
+
+def test_a_geojson_import_with_a_number_too_long_is_a_file_error(client, editor):
+    body = '{"type": "FeatureCollection", "features": [' + HUGE + "]}"
+    r = client.post(
+        "/v1/imports",
+        data=body.encode(),
+        query_string={"org": "zj.nb"},
+        headers={**editor, "Content-Type": "application/geo+json"},
+    )
+    assert_problem(r, 422)
+    assert r.json["errors"][0]["field"] == "file"
+    assert "longer than 40 characters" in r.json["errors"][0]["message"]
+
+
+def test_a_delete_answers_204_without_a_content_type(client, editor, make_site):
+    site_id = make_site(29.9, 121.6, org="zj.nb")
+    r = client.delete(f"/v1/sites/{site_id}", headers={**editor, "If-Match": f'"{site_id}-1"'})
+    assert r.status_code == 204 and r.get_data() == b""
+    assert "Content-Type" not in r.headers
+
+
+@pytest.mark.parametrize("field", ["name", "address", "phone", "external_id"])
+@pytest.mark.parametrize("char", ["\n", "\t", "\x1b", "\x7f"])
+def test_one_line_fields_refuse_control_characters(client, editor, field, char):
+    r = client.post("/v1/sites", json={**VALID, field: f"东门{char}驿站"}, headers=editor)
+    assert_problem(r, 422, field)
+
+
+def test_a_description_keeps_its_line_breaks(client, editor):
+    text = "第一行\n第二行\t（说明）"
+    r = client.post("/v1/sites", json={**VALID, "description": text}, headers=editor)
+    assert r.status_code == 201 and r.json["description"] == text
+    r = client.post(
+        "/v1/sites", json={**VALID, "external_id": "Y", "description": "a\x1bb"}, headers=editor
+    )
+    assert_problem(r, 422, "description")

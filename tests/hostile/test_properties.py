@@ -413,6 +413,42 @@ def test_one_hostile_parameter_is_a_4xx_problem(client, admin, site_id, path, na
     get_request(client, data, path, {name}, admin, site_id)
 
 
+# Issue 20's first class: a pattern checked with `re.match` and `$` let "zj\n" through to SQL
+# (a 500). Every query parameter of every GET, its valid value with a control character at
+# the end, the start or inside: a 4xx naming that parameter.
+CONTROL_CHARACTERS = st.sampled_from(["\n", "\r\n", "\r", "\t", "\x00", "\x0b", "\x1b", "\x7f"])
+QUERY_PARAMETERS = [
+    pytest.param(path, p["name"], id=f"{path}:{p['name']}")
+    for path, parameters in GET_PARAMETERS.items()
+    for p in parameters
+    if p["in"] == "query"
+]
+
+
+@pytest.mark.parametrize(("path", "name"), QUERY_PARAMETERS)
+@settings(PROPERTY, max_examples=_LONG_RUN or 3)
+@given(data=st.data())
+def test_a_control_character_in_any_query_parameter_is_refused(
+    client, admin, site_id, path, name, data
+):
+    char = data.draw(CONTROL_CHARACTERS, label="control character")
+    valid = VALID.get(name, "1")
+    cut = data.draw(st.sampled_from([0, len(valid) // 2, len(valid)]), label="where")
+    query = {
+        p["name"]: VALID.get(p["name"], "1")
+        for p in GET_PARAMETERS[path]
+        if p["in"] == "query" and p.get("required")
+    }
+    query[name] = valid[:cut] + char + valid[cut:]
+    url = path.replace("{site_id}", str(site_id)).replace("{feature_id}", str(site_id))
+    for axis in ("z", "x", "y"):
+        url = url.replace("{" + axis + "}", VALID[axis])
+    headers = admin if path in ADMIN_READS else {}
+    response = send(client, "GET", url, query_string=query, headers=headers)
+    assert response.status_code in (400, 422), (url, query, response.get_data()[:300])
+    assert name in response.get_json().get("errors", {}), response.get_json()
+
+
 @pytest.mark.parametrize("path", GET_OPERATIONS)
 @settings(PROPERTY, max_examples=_LONG_RUN or 15)
 @given(data=st.data())
