@@ -12,6 +12,12 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _hosts(name: str, default: str) -> list[str] | None:
+    """A comma-separated list of host names; `*` trusts any (None, Flask's default)."""
+    value = os.environ.get(name, default).strip()
+    return None if value == "*" else [h.strip().lower() for h in value.split(",") if h.strip()]
+
+
 class Config:
     DATABASE_URL = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
@@ -42,6 +48,10 @@ class Config:
     USAGE_FLUSH_SECONDS = _int("USAGE_FLUSH_SECONDS", 10)  # partner usage counts to the database
     # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Host names the app answers to (Flask checks each request's Host, or X-Forwarded-Host
+    # behind TRUSTED_PROXIES): `next` links and OGC links are built from it, so another one
+    # is a 400, never an echoed link. Set the public name in production (e.g. yizhan.example.cn).
+    TRUSTED_HOSTS = _hosts("TRUSTED_HOSTS", "localhost,127.0.0.1,[::1]")
     # Callable returning an aware datetime; tests replace it to freeze "now".
     NOW = None
 

@@ -198,3 +198,53 @@ def test_bogus_keys_count_against_the_anonymous_quota(client, app):
         assert not app.extensions.get("yizhan.caches", {}).get("partners")
     finally:
         app.config.update(ANON_PER_MINUTE=0)
+
+
+# --- the Host header ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/sites?limit=1", "/v1/sites/nearby?lat=30.0176&lon=122.1069&limit=1", "/ogc/collections"],
+)
+@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.2"])
+def test_an_untrusted_host_is_a_400_and_never_echoed_in_a_link(client, path, host):
+    response = client.get(path, headers={"Host": host})
+    assert_problem(response, 400)
+    assert "Location" not in response.headers and "next" not in response.get_json()
+
+
+def test_links_carry_the_trusted_host(client):
+    response = client.get("/v1/sites?limit=1", headers={"Host": "127.0.0.1:8000"})
+    assert response.get_json()["next"].startswith("http://127.0.0.1:8000/v1/sites?")
+
+
+def test_behind_a_proxy_the_forwarded_host_is_checked_too(app):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    proxied = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    from werkzeug.test import Client
+
+    client = Client(proxied)
+    response = client.get("/v1/sites?limit=1", headers={"X-Forwarded-Host": "evil.example"})
+    assert response.status_code == 400
+    assert b"evil.example/v1" not in response.data
+
+
+@pytest.mark.parametrize(
+    "value, hosts",
+    [
+        (None, ["localhost", "127.0.0.1", "[::1]"]),
+        ("yizhan.example.cn, .yizhan.example.cn", ["yizhan.example.cn", ".yizhan.example.cn"]),
+        ("Yizhan.Example.CN", ["yizhan.example.cn"]),
+        ("*", None),
+    ],
+)
+def test_trusted_hosts_come_from_the_environment(monkeypatch, value, hosts):
+    from service.core import settings
+
+    if value is None:
+        monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    else:
+        monkeypatch.setenv("TRUSTED_HOSTS", value)
+    assert settings._hosts("TRUSTED_HOSTS", "localhost,127.0.0.1,[::1]") == hosts
