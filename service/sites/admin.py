@@ -219,14 +219,14 @@ class SiteChange(MethodView):
         crs, me, at = args["crs"], gate.principal(), now()
         days = _horizon_days()
         with db.writing() as conn:
-            state = _writable_site(conn, site_id)
+            _writable_site(conn, site_id)  # 404 or 403 before anything else
             expected = _expected_version(site_id)
             org_id = gate.writable_org(conn, changes["org"]) if "org" in changes else None
             try:
                 version = store.update(
                     conn,
                     site_id,
-                    state["version"] if expected is None else expected,
+                    expected,  # None for `*`: the version the locked row has
                     _to_wgs84(changes, crs),
                     org_id,
                     me.user_id,
@@ -251,13 +251,13 @@ class SiteChange(MethodView):
         """Soft-delete a site (it leaves search; a tombstone stays); If-Match is required."""
         me, at = gate.principal(), now()
         with db.writing() as conn:
-            state = _writable_site(conn, site_id)
+            _writable_site(conn, site_id)  # 404 or 403 before anything else
             expected = _expected_version(site_id)
             try:
                 store.delete(
                     conn,
                     site_id,
-                    state["version"] if expected is None else expected,
+                    expected,
                     me.user_id,
                     at,
                 )

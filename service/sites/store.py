@@ -202,14 +202,15 @@ def create(
 def update(
     conn: sa.Connection,
     site_id: int,
-    expected: int,
+    expected: int | None,
     changes: dict,
     org_id: int | None,
     user_id: int | None,
     now: datetime,
     days: int,
 ) -> int | None:
-    """Apply `changes` if the site is still at version `expected`; the new version.
+    """Apply `changes` if the site is still at version `expected` (None, for `If-Match: *`:
+    whatever version it has once locked); the new version.
 
     None when the site does not exist; raises Stale when it moved on, Conflict on a
     duplicate external_id. A change that changes nothing keeps the version.
@@ -217,8 +218,9 @@ def update(
     old = snapshot(conn, site_id, lock=True)
     if old is None:
         return None
-    if old["version"] != expected:
+    if expected is not None and old["version"] != expected:
         raise Stale
+    expected = old["version"]
     delta = diff(old, changes)
     if not delta:
         return expected
@@ -237,14 +239,16 @@ def update(
 
 
 def delete(
-    conn: sa.Connection, site_id: int, expected: int, user_id: int | None, now: datetime
+    conn: sa.Connection, site_id: int, expected: int | None, user_id: int | None, now: datetime
 ) -> bool:
-    """Soft delete (a tombstone for the change feed); False when there is no such site."""
+    """Soft delete (a tombstone for the change feed); False when there is no such site.
+    `expected` None (`If-Match: *`) deletes whatever version the locked row has."""
     old = snapshot(conn, site_id, lock=True)
     if old is None:
         return False
-    if old["version"] != expected:
+    if expected is not None and old["version"] != expected:
         raise Stale
+    expected = old["version"]
     conn.execute(
         sa.text(
             "UPDATE sites SET deleted_at = :now, version = version + 1, updated_at = :now "

@@ -79,6 +79,43 @@ def test_two_patches_with_one_etag_one_wins(app, committed):
     assert client.get(f"/v1/sites/{site['id']}").json["version"] == 2
 
 
+def test_ten_patches_with_if_match_star_all_apply(app, committed):
+    """RFC 9110: `If-Match: *` matches any current representation. Ten at once: none is a
+    412 or a 5xx, each applies in turn (the row lock orders them) and the history has each."""
+    client = app.test_client()
+    site = client.post("/v1/sites", json=new_site("C-STAR"), headers=committed).json
+    star = {**committed, "If-Match": "*"}
+    names = [f"并发改名 {i}" for i in range(10)]
+    results = run_together(
+        app,
+        10,
+        lambda c: c.patch(f"/v1/sites/{site['id']}", json={"name": names.pop()}, headers=star),
+    )
+    assert [r.status_code for r in results] == [200] * 10, [r.get_json() for r in results]
+    assert sorted(r.json["version"] for r in results) == list(range(2, 12))
+    history = client.get(f"/v1/sites/{site['id']}/history", headers=committed).json["items"]
+    renamed = [h for h in history if h["action"] == "update"]
+    assert sorted(h["version"] for h in renamed) == list(range(2, 12))
+    final = client.get(f"/v1/sites/{site['id']}").json
+    assert final["version"] == 11
+    assert final["name"] == max(results, key=lambda r: r.json["version"]).json["name"]
+
+
+def test_a_delete_with_if_match_star_among_patches(app, committed):
+    """Five `*` patches and one `*` delete at once: each patch applies (200) or finds the site
+    gone (404), the delete applies (204); nothing is a 412 or a 5xx."""
+    client = app.test_client()
+    site = client.post("/v1/sites", json=new_site("C-STAR-D"), headers=committed).json
+    url, star = f"/v1/sites/{site['id']}", {**committed, "If-Match": "*"}
+    calls = [lambda c: c.delete(url, headers=star)] + [
+        lambda c: c.patch(url, json={"name": uuid.uuid4().hex}, headers=star)
+    ] * 5
+    results = run_together(app, 6, lambda c: calls.pop()(c))
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(204) == 1 and set(codes) <= {200, 204, 404}, codes
+    assert client.get(url).status_code == 404
+
+
 def test_concurrent_retries_with_one_idempotency_key_create_one_site(app, committed):
     headers = {**committed, "Idempotency-Key": uuid.uuid4().hex}
     results = run_together(
