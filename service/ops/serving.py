@@ -49,6 +49,7 @@ def gunicorn_args(gunicorn: str, workers: int, host: str, port: int) -> list[str
         "--max-requests=20000",
         "--max-requests-jitter=2000",
         "--access-logfile=-",
+        "--logger-class=service.ops.accesslog.RedactingLogger",  # no credential in a log line
     ]
 
 
