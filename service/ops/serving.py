@@ -39,7 +39,7 @@ def gunicorn_args(gunicorn: str, workers: int, host: str, port: int) -> list[str
         "service.ops.wsgi:app",
         f"--bind={host}:{port}",
         f"--workers={workers}",
-        "--worker-class=sync",
+        "--worker-class=service.ops.worker.ProblemSyncWorker",  # sync; refusals as problems
         f"--timeout={TIMEOUT}",
         f"--graceful-timeout={GRACEFUL_TIMEOUT}",
         f"--keep-alive={KEEP_ALIVE}",

@@ -511,7 +511,8 @@ def test_serve_runs_gunicorn_with_timeouts_and_request_limits(serve):
     options = dict(a[2:].split("=", 1) for a in argv[2:])
     assert argv[1] == "service.ops.wsgi:app"
     assert options["bind"] == "127.0.0.1:8123"
-    assert options["workers"] == "2" and options["worker-class"] == "sync"
+    assert options["workers"] == "2"
+    assert options["worker-class"] == "service.ops.worker.ProblemSyncWorker"  # sync, problems
     # Workers stuck longer than an import's statements can run are killed and replaced.
     assert int(options["timeout"]) * 1000 > Config.IMPORT_STATEMENT_TIMEOUT_MS
     assert int(options["graceful-timeout"]) <= 30

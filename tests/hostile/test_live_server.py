@@ -6,6 +6,7 @@ access log (stdout) and error log (stderr) in files. The admin token and the par
 committed (the server's own connections must see them) and deleted at the end.
 """
 
+import json
 import os
 import signal
 import socket
@@ -91,18 +92,20 @@ def live(database_url, credentials, tmp_path_factory):
             process.wait(timeout=10)
 
 
-def raw_request(base: str, data: bytes, timeout: float = 10) -> bytes:
-    """Send bytes on a fresh connection; the answer's first line (the server closes after it)."""
+def raw_answer(base: str, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes on a fresh connection; the whole answer (the server closes after it)."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         s.sendall(data)
         answer = b""
-        while b"\r\n" not in answer:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
+        while chunk := s.recv(65536):
             answer += chunk
-    return answer.split(b"\r\n", 1)[0]
+    return answer
+
+
+def raw_request(base: str, data: bytes, timeout: float = 10) -> bytes:
+    """The answer's first line."""
+    return raw_answer(base, data, timeout).split(b"\r\n", 1)[0]
 
 
 def status_of(first_line: bytes) -> int:
@@ -126,12 +129,22 @@ def status_of(first_line: bytes) -> int:
             + b"\r\n",
             431,
         ),
+        ("20 KB cookie", b"GET /healthz HTTP/1.1\r\nCookie: " + b"c=" * 10000 + b"\r\n\r\n", 431),
+        ("bad request line", b"GET /healthz?token=yz_SECRET HTTP/9\r\n\r\n", 400),
+        ("garbage", b"\x16\x03\x01 hello\r\n\r\n", 400),
     ],
 )
-def test_oversized_request_lines_and_headers_are_refused_at_once(live, what, request_bytes, status):
+def test_the_server_refuses_bad_requests_at_once_with_a_problem(live, what, request_bytes, status):
+    """gunicorn's own refusals (before the app) are problem+json too, and echo nothing."""
     base, _, _ = live
     started = time.monotonic()
-    assert status_of(raw_request(base, request_bytes)) == status, what
+    answer = raw_answer(base, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert status_of(head.split(b"\r\n", 1)[0]) == status, (what, answer[:300])
+    assert b"Content-Type: application/problem+json" in head, head
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert b"SECRET" not in answer and b"<html" not in answer
     assert time.monotonic() - started < 5
     assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
 
