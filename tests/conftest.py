@@ -239,6 +239,17 @@ def bearer(conn):
 
 
 @pytest.fixture()
+def yizhan(app, conn):
+    """Run `yizhan ARGS...` on the test app, inside the test's transaction."""
+    from flask.cli import ScriptInfo
+
+    from service.ops.cli import main
+
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+
+@pytest.fixture()
 def editor(bearer):
     """An editor of the Ningbo union (zj.nb)."""
     return bearer("zj.nb", "editor")

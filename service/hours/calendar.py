@@ -18,11 +18,11 @@ from importlib import resources
 import sqlalchemy as sa
 
 from service.core.models import CalendarDay, CalendarYear
+from service.core.params import CONTROL
 
 KINDS = ("holiday", "workday")
 HEADER = ["date", "kind", "name"]
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class CalendarError(ValueError):
@@ -72,7 +72,7 @@ def parse(text: str, year: int | None = None) -> tuple[int, list[Day]]:
             raise CalendarError(f"line {number}: {raw_day!r} is not a date (YYYY-MM-DD)") from None
         if kind not in KINDS:
             raise CalendarError(f"line {number}: kind {kind!r} is neither holiday nor workday")
-        if not name or len(name) > 50 or _CONTROL.search(name):
+        if not name or len(name) > 50 or CONTROL.search(name):
             raise CalendarError(f"line {number}: the name must be 1 to 50 printable characters")
         if day in seen:
             raise CalendarError(f"line {number}: {day} is already on line {seen[day]}")

@@ -133,13 +133,12 @@ def refresh_holiday_patterns(conn: sa.Connection) -> int:
     if horizon is None:
         return 0
     holidays = holidays_for(conn, horizon)
-    patterns = [
-        p
-        for p in conn.execute(
-            sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone)
+    candidates = conn.execute(
+        sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone).where(
+            HoursPattern.opening_hours.contains("PH", autoescape=True)
         )
-        if evaluate.has_ph(p.opening_hours)
-    ]
+    )
+    patterns = [p for p in candidates if evaluate.has_ph(p.opening_hours)]
     for pid, expression, tz in patterns:
         _write_intervals(conn, pid, expression, tz, horizon, holidays)
     return len(patterns)

@@ -11,13 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 from chinese_calendar import constants as independent
-from flask.cli import ScriptInfo
 
 from service.core.db import make_engine
 from service.core.settings import Config
 from service.hours import calendar, evaluate
 from service.hours import store as hours_store
-from service.ops.cli import main
 from tests import support
 from tests.conftest import FROZEN_NOW, HORIZON_DAYS
 from tests.support import assert_problem
@@ -290,13 +288,6 @@ def test_the_notice_year_may_be_given_or_is_that_of_most_dates():
     assert calendar.parse(text)[0] == 2027
     with pytest.raises(calendar.CalendarError, match="outside 2026"):
         calendar.parse(text, 2026)
-
-
-@pytest.fixture()
-def yizhan(app, conn):
-    """Run `yizhan ARGS...` on the test app, inside the test's transaction."""
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
 
 
 SITE_HOURS_ON_7_DECEMBER = sa.text(

@@ -2,23 +2,10 @@
 
 import pytest
 import sqlalchemy as sa
-from flask.cli import ScriptInfo
 
-from service.ops.cli import main
 from tests import support
 
 FIXTURES = support.FIXTURES
-
-
-@pytest.fixture()
-def yizhan(app, conn):
-    """Run `yizhan ARGS...` on the test app (inside the test's transaction)."""
-    runner = app.test_cli_runner()
-
-    def run(*args: str):
-        return runner.invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
-
-    return run
 
 
 def test_token_lifecycle(yizhan, client, conn):
