@@ -51,10 +51,10 @@ ARGUMENTS = (
 )  # fmt: skip
 
 
-def upgrade() -> None:
+def site_document_function() -> str:
+    """The CREATE FUNCTION of this revision's site_document (0013 restores it on downgrade)."""
     params = ", ".join(f"{name} {kind}" for name, kind in ARGUMENTS)
-    op.execute(
-        f"""
+    return f"""
         CREATE FUNCTION site_document({params}) RETURNS text
         LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
         DECLARE
@@ -83,6 +83,13 @@ def upgrade() -> None:
                 || '","version":' || version;
         END $$;
 
+    """
+
+
+def upgrade() -> None:
+    op.execute(site_document_function())
+    op.execute(
+        """
         -- Coordinates to 7 decimals, half away from zero, of the point's 15 significant
         -- digits (a double's cast to numeric): 30.12345675 is written 30.1234568. Every
         -- answer in WGS-84 takes its coordinates from here (service/sites/serialize.py).
@@ -90,12 +97,12 @@ def upgrade() -> None:
         -- writer's extra_float_digits, and a generated column must not.
         CREATE FUNCTION geometry_document(geom geometry) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        RETURN '{{"type":"Point","coordinates":[' || trim_scale(round(ST_X(geom)::numeric, 7))
-            || ',' || trim_scale(round(ST_Y(geom)::numeric, 7)) || ']}}';
+        RETURN '{"type":"Point","coordinates":[' || trim_scale(round(ST_X(geom)::numeric, 7))
+            || ',' || trim_scale(round(ST_Y(geom)::numeric, 7)) || ']}';
 
         CREATE FUNCTION org_document(code text, name text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
-        RETURN '{{"code":' || to_json(code) || ',"name":' || to_json(name) || '}}';
+        RETURN '{"code":' || to_json(code) || ',"name":' || to_json(name) || '}';
         """
     )
     columns = ", ".join(name for name, _ in ARGUMENTS)

@@ -88,13 +88,17 @@ class CalendarDay(Base):
 
 
 class HoursPattern(Base):
-    """One distinct (opening_hours, timezone) pair shared by many sites."""
+    """One distinct hours definition shared by many sites (schema/versions/0013_special_days.py):
+    weekly rules, zone, make-up days, special days and a closure's end."""
 
     __tablename__ = "hours_patterns"
 
     id: Mapped[int] = mapped_column(sa.Identity(), primary_key=True)
     opening_hours: Mapped[str]
     timezone: Mapped[str]
+    workday_swaps: Mapped[bool] = mapped_column(default=False)
+    special_days: Mapped[str] = mapped_column(default="[]")
+    closed_until: Mapped[date | None]
 
 
 class HoursPatternInterval(Base):
@@ -135,7 +139,12 @@ class Site(Base):
     opening_hours: Mapped[str | None]
     timezone: Mapped[str] = mapped_column(default=DEFAULT_TIMEZONE)
     hours_pattern_id: Mapped[int | None] = mapped_column(sa.ForeignKey("hours_patterns.id"))
+    workday_swaps: Mapped[bool] = mapped_column(default=False)
+    # Compact JSON, as service/hours/special.py writes it (schema/versions/0013_special_days.py).
+    special_days: Mapped[str] = mapped_column(default="[]")
     status: Mapped[str] = mapped_column(default="active")
+    closed_until: Mapped[date | None]
+    closure_reason: Mapped[str | None]
     area_m2: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 1))
     star_rating: Mapped[int | None] = mapped_column(sa.SmallInteger)
     phone: Mapped[str | None]
@@ -156,7 +165,10 @@ class Site(Base):
     # them (schema/versions/0006_filter_keys.py).
     filter_keys: Mapped[list[int]] = mapped_column(
         ARRAY(sa.Integer),
-        sa.Computed("site_filter_keys(amenities, status, hours_pattern_id)"),
+        sa.Computed(
+            "site_filter_keys(amenities, CASE WHEN status = 'temporarily_closed' "
+            "AND closed_until IS NOT NULL THEN 'active' ELSE status END, hours_pattern_id)"
+        ),
     )
     created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
@@ -167,8 +179,8 @@ class Site(Base):
     doc: Mapped[str] = mapped_column(
         sa.Computed(
             "site_document(id, kind, name, name_en, external_id, address, amenities, "
-            "opening_hours, timezone, status, area_m2, star_rating, phone, description, "
-            "updated_at, version)"
+            "opening_hours, timezone, workday_swaps, special_days, status, closed_until, "
+            "closure_reason, area_m2, star_rating, phone, description, updated_at, version)"
         ),
         deferred=True,
     )

@@ -6,7 +6,7 @@ Coordinates, boxes, datums, org codes, instants and text are checked here, befor
 
 import math
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import NoReturn
 
 from flask_smorest import abort
@@ -54,6 +54,35 @@ class Text(fields.String):
         except UnicodeEncodeError:  # a lone surrogate such as "\ud800" in the JSON
             raise ValidationError("Must be valid Unicode text.") from None
         return text
+
+
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+class Day(fields.Date):
+    """A calendar date, exactly `YYYY-MM-DD` (marshmallow's own parser also took a trailing
+    line break)."""
+
+    ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+    def __init__(self, **kwargs) -> None:
+        doc = {"example": "2027-02-10", "pattern": DATE_PATTERN}
+        kwargs["metadata"] = {**doc, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> date:
+        if not isinstance(value, str) or not self.ISO.fullmatch(value):
+            raise ValidationError("Must be a date, YYYY-MM-DD (日期格式应为 YYYY-MM-DD).")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """A JSON true or false, nothing that merely looks like one ("yes", 1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):  # 1 == True, so truthy={True} alone takes 1 and 1.0
+            raise ValidationError("Must be true or false.")
+        return value
 
 
 class CommaList(fields.Field):

@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import sqlalchemy as sa
@@ -151,8 +152,31 @@ class Calendar:
     def holidays_around(self, start: datetime, end: datetime) -> frozenset[date]:
         """The dates `PH` stands for that an evaluation of [start, end) needs, in any zone's
         local dates: a day of margin each side, and the day before for hours past midnight."""
+        return self._around(start, end, "holiday")
+
+    def workdays_around(self, start: datetime, end: datetime) -> frozenset[date]:
+        """The make-up working days (调休上班) of [start, end), with the same margins."""
+        return self._around(start, end, "workday")
+
+    def _around(self, start: datetime, end: datetime, kind: str) -> frozenset[date]:
         first, last = _shift(start.date(), -2), _shift(end.date(), 1)
-        return frozenset(d.day for d in self.between(first, last) if d.kind == "holiday")
+        return frozenset(d.day for d in self.between(first, last) if d.kind == kind)
+
+    @cached_property
+    def _by_day(self) -> dict[date, Day]:
+        return {d.day: d for d in self.days}
+
+    def on(self, day: date) -> Day | None:
+        """What the calendar says of one date: a listed day, or a fixed-date holiday of a year
+        that is not official, or None."""
+        if day.year in self.official:
+            return self._by_day.get(day)
+        return _fixed_by_day(day.year).get(day)
+
+
+@lru_cache(maxsize=64)
+def _fixed_by_day(year: int) -> dict[date, Day]:
+    return {d.day: d for d in fixed_days(year)}
 
 
 def _shift(day: date, days: int) -> date:

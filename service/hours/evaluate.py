@@ -12,6 +12,11 @@ built without a country, so `PH` never matches by itself; on a local day D that 
 `PH` replaced by the weekday tokens of the holidays among D-1 and D. On D those tokens are true
 exactly where `PH` is, so every rule decides as it would with `PH` known; the two days have
 different weekdays, so no other day of the evaluated window is touched.
+
+Then each local date that something else decides is replaced whole, from 00:00 to 24:00: a
+make-up working day (调休上班) of a site with `workday_swaps` takes the weekly rules' Monday
+of its week, a special day its own spans (hours/special.py), in that order, so a special day
+wins. A closure until a date removes everything before 00:00 of that date.
 """
 
 import re
@@ -23,6 +28,7 @@ import opening_hours
 
 from service.core.settings import DEFAULT_TIMEZONE
 from service.hours import messages
+from service.hours.special import SpecialDay
 
 # Intervals are asked for at most this far ahead in one call; beyond it the
 # library is slow on expressions that never change.
@@ -112,13 +118,20 @@ def open_intervals(
     start: datetime,
     end: datetime,
     holidays: frozenset[date] = frozenset(),
+    *,
+    workdays: frozenset[date] = frozenset(),
+    swaps: bool = False,
+    special: tuple[SpecialDay, ...] = (),
+    closed_until: date | None = None,
 ) -> list[tuple[datetime, datetime | None]]:
     """Open intervals overlapping [start, end), merged, clipped to the window.
 
     `holidays` are the local dates `PH` stands for (at least those of the window and the day
-    before it). The end of the last interval is None when the site never closes again (for
-    example "24/7"), so callers can say "no next change" instead of inventing one. Times are
-    aware datetimes in the site's zone.
+    before it), `workdays` the make-up working days, used when `swaps`; `special` entries
+    and `closed_until` (the local date a closure ends) decide their dates. The end of the
+    last interval is None when the site never closes again (for example "24/7"), so callers
+    can say "no next change" instead of inventing one. Times are aware datetimes in the
+    site's zone.
     """
     zone = ZoneInfo(tz)
     oh = _parse(expression, tz)
@@ -126,6 +139,25 @@ def open_intervals(
     spans = _open_spans(oh, local_start, local_end)
     if has_ph(expression) and holidays:
         spans = _overlay_holidays(expression, tz, spans, local_start, local_end, holidays)
+    first, last = local_start.date(), local_end.date()
+    if swaps:
+        for day in sorted(d for d in workdays if first <= d <= last):
+            monday = day - timedelta(days=day.weekday())
+            lo, hi = _day_bounds(monday, zone)
+            hours = [
+                (_moved(a, monday, day), _moved(b, monday, day)) for a, b in _open_spans(oh, lo, hi)
+            ]
+            spans = _replace_day(spans, day, hours, local_start, local_end)
+    for e in special:
+        day = max(e.first, first)
+        while day <= min(e.last, last):
+            lo, _ = _day_bounds(day, zone)
+            hours = [(lo + timedelta(minutes=a), lo + timedelta(minutes=b)) for a, b in e.spans]
+            spans = _replace_day(spans, day, hours, local_start, local_end)
+            day += timedelta(days=1)
+    if closed_until is not None:
+        reopen, _ = _day_bounds(closed_until, zone)
+        spans = [(max(a, reopen), b) for a, b in spans if b > reopen]
     merged: list[list[datetime]] = []
     for lo, hi in sorted(spans):
         if merged and merged[-1][1] >= lo:
@@ -133,9 +165,43 @@ def open_intervals(
         else:
             merged.append([lo, hi])
     result: list[tuple[datetime, datetime | None]] = [(lo, hi) for lo, hi in merged]
-    if result and result[-1][1] >= local_end and oh.next_change(result[-1][0]) is None:
+    unending = result and result[-1][1] >= local_end and oh.next_change(result[-1][0]) is None
+    if unending and not any(e.last >= last for e in special):
         result[-1] = (result[-1][0], None)
     return result
+
+
+def _day_bounds(day: date, zone) -> tuple[datetime, datetime]:
+    """[00:00, 24:00) of a local date, as aware datetimes (wall-clock midnights)."""
+    return (
+        datetime.combine(day, time(), zone),
+        datetime.combine(day + timedelta(days=1), time(), zone),
+    )
+
+
+def _moved(t: datetime, source: date, day: date) -> datetime:
+    """The wall-clock time `t` of the local date `source` (24:00 included), on `day`."""
+    wall = t.replace(tzinfo=None) - datetime.combine(source, time())
+    return (datetime.combine(day, time()) + wall).replace(tzinfo=t.tzinfo)
+
+
+def _replace_day(
+    spans: list[tuple[datetime, datetime]],
+    day: date,
+    hours: list[tuple[datetime, datetime]],
+    local_start: datetime,
+    local_end: datetime,
+) -> list[tuple[datetime, datetime]]:
+    """`spans` with the local date `day` (00:00 to 24:00) decided by `hours` alone."""
+    lo, hi = _day_bounds(day, local_start.tzinfo)
+    outside = [
+        piece
+        for a, b in spans
+        for piece in ((a, min(b, lo)), (max(a, hi), b))
+        if piece[0] < piece[1]
+    ]
+    inside = [(max(a, local_start), min(b, local_end)) for a, b in hours]
+    return outside + [(a, b) for a, b in inside if a < b]
 
 
 def _open_spans(

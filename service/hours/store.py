@@ -1,4 +1,7 @@
-"""Materialised opening hours: each distinct (expression, zone) pattern's open intervals.
+"""Materialised opening hours: each distinct hours definition's open intervals.
+
+A definition (a *pattern*) is what decides when a site is open: its `opening_hours`, zone,
+`workday_swaps`, special days and the date a closure ends (schema/versions/0013).
 
 `open_now`/`open_at` in SQL become "the site's pattern has an interval containing
 t", answered from a table of a few thousand rows instead of evaluating the
@@ -15,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from service.core.models import HoursHorizon, HoursPattern, HoursPatternInterval, Site
-from service.hours import calendar, evaluate
+from service.hours import calendar, evaluate, special
 
 logger = logging.getLogger(__name__)
 
@@ -43,25 +46,77 @@ def current_horizon(conn: sa.Connection) -> Horizon | None:
     return Horizon(*row) if row else None
 
 
-def holidays_for(conn: sa.Connection, horizon: Horizon) -> frozenset[date]:
-    cal = calendar.read(conn, horizon.valid_from, horizon.valid_until)
-    return cal.holidays_around(horizon.valid_from, horizon.valid_until)
+@dataclass(frozen=True)
+class Definition:
+    """A site's hours as a pattern: everything that decides when it is open."""
+
+    opening_hours: str
+    timezone: str
+    workday_swaps: bool = False
+    special_days: str = "[]"  # special.canonical
+    closed_until: date | None = None
+
+    @classmethod
+    def of(cls, site: dict) -> "Definition | None":
+        """From a site's writable values; None without opening_hours. A closure's end counts
+        only while the site is temporarily closed."""
+        if not site.get("opening_hours"):
+            return None
+        closing = site.get("status") == "temporarily_closed"
+        return cls(
+            site["opening_hours"],
+            site["timezone"],
+            bool(site.get("workday_swaps")),
+            site.get("special_days") or "[]",
+            site.get("closed_until") if closing else None,
+        )
+
+    def intervals(
+        self, start: datetime, end: datetime, cal: calendar.Calendar
+    ) -> list[tuple[datetime, datetime | None]]:
+        """evaluate.open_intervals of this definition over [start, end)."""
+        return evaluate.open_intervals(
+            self.opening_hours,
+            self.timezone,
+            start,
+            end,
+            cal.holidays_around(start, end),
+            workdays=cal.workdays_around(start, end),
+            swaps=self.workday_swaps,
+            special=special.load(self.special_days),
+            closed_until=self.closed_until,
+        )
+
+
+_COLUMNS = (
+    HoursPattern.id,
+    HoursPattern.opening_hours,
+    HoursPattern.timezone,
+    HoursPattern.workday_swaps,
+    HoursPattern.special_days,
+    HoursPattern.closed_until,
+)
+
+
+def _definition(row) -> Definition:
+    return Definition(*row[1:])
+
+
+def calendar_for(conn: sa.Connection, horizon: Horizon) -> calendar.Calendar:
+    return calendar.read(conn, horizon.valid_from, horizon.valid_until)
 
 
 def _write_intervals(
     conn: sa.Connection,
     pattern_id: int,
-    expression: str,
-    tz: str,
+    definition: Definition,
     horizon: Horizon,
-    holidays: frozenset[date],
+    cal: calendar.Calendar,
 ) -> int:
     conn.execute(
         sa.delete(HoursPatternInterval).where(HoursPatternInterval.pattern_id == pattern_id)
     )
-    spans = evaluate.open_intervals(
-        expression, tz, horizon.valid_from, horizon.valid_until, holidays
-    )
+    spans = definition.intervals(horizon.valid_from, horizon.valid_until, cal)
     if spans:
         conn.execute(
             sa.text(
@@ -73,29 +128,33 @@ def _write_intervals(
     return len(spans)
 
 
-def find_pattern(conn: sa.Connection, expression: str, tz: str) -> int | None:
+def find_pattern(conn: sa.Connection, definition: Definition) -> int | None:
     return conn.scalar(
         sa.select(HoursPattern.id).where(
-            HoursPattern.opening_hours == expression, HoursPattern.timezone == tz
+            HoursPattern.opening_hours == definition.opening_hours,
+            HoursPattern.timezone == definition.timezone,
+            HoursPattern.workday_swaps == definition.workday_swaps,
+            HoursPattern.special_days == definition.special_days,
+            HoursPattern.closed_until.is_not_distinct_from(definition.closed_until),
         )
     )
 
 
-def pattern_id(conn: sa.Connection, expression: str, tz: str, now: datetime, days: int) -> int:
-    """The id of the pattern for (expression, tz), creating and materialising it if new."""
-    found = find_pattern(conn, expression, tz)
+def pattern_id(conn: sa.Connection, definition: Definition, now: datetime, days: int) -> int:
+    """The id of the pattern for a definition, creating and materialising it if new."""
+    found = find_pattern(conn, definition)
     if found is not None:
         return found
     horizon = current_horizon(conn) or _set_horizon(conn, now, days)
     new_id = conn.scalar(
         insert(HoursPattern)
-        .values(opening_hours=expression, timezone=tz)
+        .values(**vars(definition))
         .on_conflict_do_nothing()
         .returning(HoursPattern.id)
     )
     if new_id is None:  # created by a concurrent writer after our select
-        return pattern_id(conn, expression, tz, now, days)
-    _write_intervals(conn, new_id, expression, tz, horizon, holidays_for(conn, horizon))
+        return pattern_id(conn, definition, now, days)
+    _write_intervals(conn, new_id, definition, horizon, calendar_for(conn, horizon))
     return new_id
 
 
@@ -115,30 +174,32 @@ def refresh(conn: sa.Connection, now: datetime, days: int) -> dict[str, int]:
     used = sa.select(Site.hours_pattern_id).where(Site.hours_pattern_id.is_not(None))
     dropped = conn.execute(sa.delete(HoursPattern).where(HoursPattern.id.not_in(used))).rowcount
     horizon = _set_horizon(conn, now, days)
-    patterns = conn.execute(
-        sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone)
-    ).all()
+    patterns = conn.execute(sa.select(*_COLUMNS)).all()
     intervals = 0
-    holidays = holidays_for(conn, horizon)
-    for pid, expression, tz in patterns:
-        intervals += _write_intervals(conn, pid, expression, tz, horizon, holidays)
+    cal = calendar_for(conn, horizon)
+    for row in patterns:
+        intervals += _write_intervals(conn, row.id, _definition(row), horizon, cal)
     logger.info("hours refreshed: %d patterns, %d intervals", len(patterns), intervals)
     return {"patterns": len(patterns), "intervals": intervals, "dropped": dropped}
 
 
 def refresh_holiday_patterns(conn: sa.Connection) -> int:
-    """Recompute the patterns that mention PH over the current horizon (after a calendar load);
-    returns how many. Nothing to do before the first materialisation."""
+    """Recompute the patterns the calendar decides (PH in the rules, or make-up days swapped)
+    over the current horizon, after a calendar load; returns how many. Nothing to do before
+    the first materialisation."""
     horizon = current_horizon(conn)
     if horizon is None:
         return 0
-    holidays = holidays_for(conn, horizon)
+    cal = calendar_for(conn, horizon)
     candidates = conn.execute(
-        sa.select(HoursPattern.id, HoursPattern.opening_hours, HoursPattern.timezone).where(
-            HoursPattern.opening_hours.contains("PH", autoescape=True)
+        sa.select(*_COLUMNS).where(
+            sa.or_(
+                HoursPattern.opening_hours.contains("PH", autoescape=True),
+                HoursPattern.workday_swaps,
+            )
         )
     )
-    patterns = [p for p in candidates if evaluate.has_ph(p.opening_hours)]
-    for pid, expression, tz in patterns:
-        _write_intervals(conn, pid, expression, tz, horizon, holidays)
+    patterns = [p for p in candidates if p.workday_swaps or evaluate.has_ph(p.opening_hours)]
+    for row in patterns:
+        _write_intervals(conn, row.id, _definition(row), horizon, cal)
     return len(patterns)

@@ -36,13 +36,16 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = (
     "external_id", "kind", "name", "name_en", "address", "lat", "lon", "amenities",
-    "opening_hours", "timezone", "status", "area_m2", "star_rating", "phone", "description",
-    "org",
+    "opening_hours", "timezone", "workday_swaps", "special_days", "status", "closed_until",
+    "closure_reason", "area_m2", "star_rating", "phone", "description", "org",
 )  # fmt: skip
 REQUIRED_COLUMNS = ("external_id", "kind", "name", "lat", "lon")
 NULLABLE = {
     "name_en", "address", "opening_hours", "area_m2", "star_rating", "phone", "description",
+    "closed_until", "closure_reason",
 }  # fmt: skip
+# A CSV cell of workday_swaps; special_days is a cell of JSON, as the API takes it.
+FLAGS = {"true": True, "false": False, "1": True, "0": False, "是": True, "否": False}
 MEDIA_TYPES = {"text/csv": "csv", "application/geo+json": "geojson", "application/json": "geojson"}
 AMENITY_SEPARATORS = re.compile(r"[,，、]")
 _OMIT = object()  # "leave the key out so the schema's default applies"
@@ -293,6 +296,17 @@ def _convert(field: str, value):
         if not number.is_integer():  # "3" and "3.0" are 3; "3.5" and NaN are errors
             raise ValueError("Not a valid integer.")
         return int(number)
+    if field == "workday_swaps" and isinstance(value, str):
+        if value.lower() not in FLAGS:
+            raise ValueError("Must be true or false (是/否).")
+        return FLAGS[value.lower()]
+    if field == "special_days" and isinstance(value, str):
+        try:
+            return load_json(value)
+        except (ValueError, NumberTooLong):
+            raise ValueError(
+                'Must be a JSON list, e.g. [{"from": "2027-02-10", "hours": "off"}].'
+            ) from None
     if field == "external_id" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)  # GeoJSON exports often carry numeric ids
     return value
@@ -305,6 +319,14 @@ def _number(text: str, message: str) -> float:
     return float(text)
 
 
+def _column(field: str, key) -> str:
+    """The column a nested message belongs to: location.lat is "lat", but special_days.0.hours
+    is the special_days cell (its message names the entry)."""
+    if field == "special_days" or not isinstance(key, str):
+        return field
+    return key
+
+
 def _flatten(number: int, messages, field: str = "file") -> list[RowError]:
     """marshmallow's nested messages as one RowError each: location.lat -> "lat",
     amenities.3 -> "amenities"."""
@@ -312,7 +334,7 @@ def _flatten(number: int, messages, field: str = "file") -> list[RowError]:
         return [
             error
             for key, inner in messages.items()
-            for error in _flatten(number, inner, key if isinstance(key, str) else field)
+            for error in _flatten(number, inner, _column(field, key))
         ]
     if isinstance(messages, list):
         return [error for inner in messages for error in _flatten(number, inner, field)]

@@ -24,6 +24,8 @@ _TYPES = {
     "amenities": "text[]",
     "area_m2": "numeric(9,1)",
     "star_rating": "smallint",
+    "workday_swaps": "boolean",
+    "closed_until": "date",
     "lat": "double precision",
     "lon": "double precision",
     "hours_pattern_id": "integer",
@@ -32,7 +34,7 @@ _TYPES = {
 # What a site looks like to the audit trail (the same names as the API's write shape).
 _SNAPSHOT = (
     "jsonb_build_object("
-    + ", ".join(f"'{f}', {{t}}.{f}" for f in WRITABLE)
+    + ", ".join(f"'{f}', {{t}}.{f}" + ("::jsonb" if f == "special_days" else "") for f in WRITABLE)
     + ", 'location', jsonb_build_object('lat', ST_Y({t}.geom), 'lon', ST_X({t}.geom)))"
 )
 
@@ -85,19 +87,19 @@ def upsert(
     dry_run: bool = False,
 ) -> Outcome:
     """Upsert (row number, org id, validated write data) rows; all in the caller's transaction."""
-    patterns: dict[tuple[str, str], int] = {}
+    patterns: dict[hours_store.Definition, int | None] = {}
     staged = []
     for number, org_id, data in rows:
         values = writable(data)
         pattern = None
-        if values["opening_hours"]:
-            key = (values["opening_hours"], values["timezone"])
+        key = hours_store.Definition.of(values)
+        if key is not None:
             if key not in patterns:
                 # A dry run must write nothing: it only looks for an existing pattern.
                 patterns[key] = (
-                    hours_store.find_pattern(conn, *key)
+                    hours_store.find_pattern(conn, key)
                     if dry_run
-                    else hours_store.pattern_id(conn, *key, now, days)
+                    else hours_store.pattern_id(conn, key, now, days)
                 )
             pattern = patterns[key]
         staged.append(

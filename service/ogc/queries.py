@@ -57,10 +57,20 @@ def items_page(
     during: tuple[datetime | None, datetime | None] | None = None,
     after_id: int | None = None,
     selective: bool = False,
+    now: datetime | None = None,
 ) -> list[sa.Row]:
     """Up to `limit` + 1 listed sites in id order whose `updated_at` lies in `during`, as
-    (id, GeoJSON Feature text) rows."""
+    (id, GeoJSON Feature text) rows, with what open_state reads at `now`."""
     since, until = during or (None, None)
     return site_queries.sites_page(
-        conn, filters, limit, bbox, since, after_id, selective, updated_until=until, features=True
+        conn,
+        filters,
+        limit,
+        bbox,
+        since,
+        after_id,
+        selective,
+        updated_until=until,
+        features=True,
+        now=now,
     )

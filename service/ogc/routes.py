@@ -17,7 +17,7 @@ from service.core.api import Blueprint, StrictParser
 from service.core.cache import cached
 from service.core.clock import now
 from service.core.db import db
-from service.core.responses import GEOJSON, JSON, json_response
+from service.core.responses import GEOJSON, JSON, json_response, language
 from service.ogc import queries
 from service.ogc.schemas import (
     CRS84,
@@ -183,16 +183,17 @@ class Items(MethodView):
         with db.reading() as conn:
             search = _search(args, conn, at)
             if "nearest" in args:
-                rows, next_url = _nearest_page(conn, args, search, limit, at)
+                rows, next_url = _nearest_page(conn, args, search, limit, search.open_at or at)
             else:
-                rows, next_url = _listed_page(conn, args, search, limit)
+                rows, next_url = _listed_page(conn, args, search, limit, search.open_at or at)
+            reading = serialize.reading(conn, search.open_at or at, language())
         if "nearest" in args:
             features = [
-                serialize.feature(row, "wgs84", {"distance_m": round(row.distance_m, 1)})
+                serialize.feature(row, "wgs84", {"distance_m": round(row.distance_m, 1)}, reading)
                 for row in rows
             ]
         else:
-            features = serialize.features(rows)
+            features = serialize.features(rows, reading)
         links = [
             {"href": request.url, "rel": "self", "type": GEOJSON, "title": "This page"},
             _link("ogc.collection", "collection", JSON, "The sites collection"),
@@ -206,7 +207,7 @@ class Items(MethodView):
             "timeStamp": _utc(at),
             "numberReturned": len(rows),
         }
-        return json_response(body, mimetype=GEOJSON)
+        return json_response(body, mimetype=GEOJSON, headers={"Vary": "Accept-Language"})
 
 
 def _search(args: dict, conn, at) -> filters.Filters:
@@ -222,7 +223,7 @@ def _cursor_error(message: str):
     bad_request({"cursor": [message]})
 
 
-def _listed_page(conn, args: dict, search, limit: int):
+def _listed_page(conn, args: dict, search, limit: int, at):
     """(rows, the next page's URL or None) in id order."""
     pos = pagination.position(args, pagination.BY_ID, _cursor_error)
     rows = queries.items_page(
@@ -233,6 +234,7 @@ def _listed_page(conn, args: dict, search, limit: int):
         args.get("datetime"),
         None if pos is None else pos["i"],
         selective=filters.selective(conn, search),
+        now=at,
     )
     return pagination.page(rows, limit)
 
@@ -255,15 +257,21 @@ class Item(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, feature_id):
         """One site as a GeoJSON Feature (closed sites too); ETag and If-None-Match."""
+        at = now()
         with db.reading() as conn:
-            row = site_queries.site_by_id(conn, feature_id)
+            row = site_queries.site_by_id(conn, feature_id, at)
+            reading = serialize.reading(conn, at, language())
         if row is None:
             abort(problems.problem(404, f"No feature with id {feature_id} in collection sites."))
-        etag = f"ogc-{row.id}-{row.version}"
-        headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache"}
+        body = serialize.feature(row, "wgs84", reading=reading)
+        etag = "ogc-" + serialize.etag(row.id, row.version, "wgs84", body["properties"])
+        headers = {
+            "ETag": f'"{etag}"',
+            "Cache-Control": "no-cache",
+            "Vary": "Accept-Language",
+        }
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
-        body = serialize.feature(row, "wgs84")
         body["links"] = [
             {"href": request.base_url, "rel": "self", "type": GEOJSON, "title": "This feature"},
             _link("ogc.collection", "collection", JSON, "The sites collection"),

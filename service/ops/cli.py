@@ -21,6 +21,7 @@ from service.geo.datums import CRS_NAMES
 from service.hours import calendar
 from service.hours import store as hours_store
 from service.ops import maintenance
+from service.sites import store as site_store
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +120,14 @@ def hours_group() -> None:
 @hours_group.command("refresh")
 @with_appcontext
 def hours_refresh() -> None:
-    """Recompute every pattern's open intervals and roll the horizon forward (run daily)."""
+    """Reopen the sites whose closure has ended, recompute every pattern's open intervals and
+    roll the horizon forward (run daily, soon after midnight)."""
     cfg = current_app.config
     with db.writing() as conn:
         statement_timeout(conn, 0)  # bulk commands may run long
+        reopened = site_store.reopen_due(conn, now(), cfg["HOURS_HORIZON_DAYS"])
         stats = hours_store.refresh(conn, now(), cfg["HOURS_HORIZON_DAYS"])
-    click.echo(f"hours refreshed: {stats}")
+    click.echo(f"hours refreshed: {stats}; sites reopened: {reopened}")
 
 
 @main.group("calendar")

@@ -16,7 +16,7 @@ from service.core.api import Blueprint, require_json
 from service.core.clock import now, rfc3339
 from service.core.db import db
 from service.core.params import StrictQuery
-from service.core.responses import json_response
+from service.core.responses import json_response, language
 from service.geo import datums
 from service.sites import queries, serialize, store
 from service.sites.schemas import (
@@ -112,9 +112,13 @@ def _to_wgs84(data: dict, crs: str) -> dict:
 
 
 def _site_response(conn, site_id: int, status: int, crs: str) -> Response:
-    row = queries.site_by_id(conn, site_id)
-    body = serialize.site(row, crs)
-    headers = {"ETag": f'"{serialize.etag(row.id, row.version, crs)}"'}
+    at = now()
+    row = queries.site_by_id(conn, site_id, at)
+    body = serialize.site(row, crs, reading=serialize.reading(conn, at, language()))
+    headers = {
+        "ETag": f'"{serialize.etag(row.id, row.version, crs, body)}"',
+        "Vary": "Accept-Language",
+    }
     if status == 201:
         headers["Location"] = f"/v1/sites/{site_id}"
     return json_response(body, status=status, headers=headers)
@@ -178,7 +182,7 @@ class SiteCreate(MethodView):
             if key is not None:
                 replay = _claim_key(conn, me.user_id, key, fingerprint)
                 if replay is not None:
-                    if queries.site_by_id(conn, replay) is None:
+                    if queries.site_by_id(conn, replay, at) is None:
                         abort(409, message="The site created with this key has been deleted.")
                     return _site_response(conn, replay, 201, crs)
             org_id = gate.writable_org(conn, data.get("org") or me.org_code)
@@ -235,6 +239,9 @@ class SiteChange(MethodView):
                 )
             except store.Stale:
                 abort(412, message="The site has changed since you read it; GET it again.")
+            except store.Invalid as exc:
+                field, message = exc.args
+                abort(422, messages={"json": {field: [message]}})
             except store.Conflict:
                 abort(409, message="This org already has a site with that external_id.")
             if version is None:
@@ -263,6 +270,9 @@ class SiteChange(MethodView):
                 )
             except store.Stale:
                 abort(412, message="The site has changed since you read it; GET it again.")
+            except store.Invalid as exc:
+                field, message = exc.args
+                abort(422, messages={"json": {field: [message]}})
         return Response(status=204)
 
 

@@ -128,18 +128,28 @@ def _in_array(column, subquery: sa.Select) -> sa.ColumnElement[bool]:
     return column == sa.any_(sa.cast(subquery.scalar_subquery(), ARRAY(sa.Integer)))
 
 
+# A site closed until a date is open where its pattern says: the pattern holds the closure
+# (its intervals begin at the reopening; schema/versions/0013_special_days.py).
+OPENABLE = sa.or_(
+    Site.status == "active",
+    sa.and_(Site.status == "temporarily_closed", Site.closed_until.is_not(None)),
+)
+
+
 def open_at_condition(t) -> sa.ColumnElement[bool]:
-    """Open at `t`: active, and its hours pattern has an interval containing `t`."""
+    """Open at `t`: active (or closed until a date), and its hours pattern has an interval
+    containing `t`."""
     open_patterns = sa.select(sa.func.array_agg(HoursPatternInterval.pattern_id)).where(
         HoursPatternInterval.during.contains(t)
     )
-    return sa.and_(Site.status == "active", _in_array(Site.hours_pattern_id, open_patterns))
+    return sa.and_(OPENABLE, _in_array(Site.hours_pattern_id, open_patterns))
 
 
 def open_key_condition(t) -> sa.ColumnElement[bool]:
     """Open at `t`, tested on `filter_keys`: a site holds the key -pattern_id exactly while
-    it is active with an hours pattern (schema/versions/0006_filter_keys.py), so this is
-    `open_at_condition` in a form the nearby index evaluates."""
+    it is active (or closed until a date) with an hours pattern (schema/versions/
+    0006_filter_keys.py, 0013_special_days.py), so this is `open_at_condition` in a form the
+    nearby index evaluates."""
     open_keys = sa.select(sa.func.array_agg(-HoursPatternInterval.pattern_id)).where(
         HoursPatternInterval.during.contains(t)
     )

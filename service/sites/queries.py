@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from geoalchemy2 import Geography
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from service.core.models import HoursPatternInterval, Org, Site
 from service.core.prepared import Prepared
@@ -25,7 +26,8 @@ SPHERE_LOW, SPHERE_HIGH = 0.994, 1.005
 # 0011_site_documents.py); `location` is written from its point's, in the datum asked for
 # (serialize.site). Statements that read them join `orgs`.
 SITE_COLUMNS = (Site.id, Site.doc, Org.doc.label("org_doc"), Site.geometry_doc)
-# A GeoJSON Feature in WGS-84, whole, from the stored documents (serialize.features).
+# A GeoJSON Feature in WGS-84 from the stored documents, its properties left open for the
+# members that depend on the request (open state, hours text: serialize.features).
 FEATURE = (
     sa.literal_column('\'{"type":"Feature","id":\'')
     .op("||")(Site.id)
@@ -35,11 +37,22 @@ FEATURE = (
     .op("||")(Site.doc)
     .op("||")(sa.literal_column("',\"org\":'"))
     .op("||")(Org.doc)
-    .op("||")(sa.literal_column("'}}'"))
     .label("feature")
 )
-# What open_state (serialize.py) reads beside a nearby site's document.
-OPEN_COLUMNS = (Site.status, Site.opening_hours, Site.timezone)
+# What open_state (serialize.py) reads beside a site's document.
+OPEN_COLUMNS = (
+    Site.status,
+    Site.opening_hours,
+    Site.timezone,
+    Site.workday_swaps,
+    Site.special_days,
+    Site.closed_until,
+    Site.closure_reason,
+)
+# Intervals around the local day at `now` are those ending after now - 26 h and starting
+# before now + 26 h (a local day is at most 25 hours long and contains `now`).
+_DAY_MARGIN = sa.literal_column("interval '26 hours'")
+_DAY_INTERVALS = 12
 
 
 def geog_point(lat, lon) -> sa.ColumnElement:
@@ -63,6 +76,55 @@ def open_state_columns(t):
         .limit(1)
         .lateral("upcoming")
     )
+
+
+def day_columns(t):
+    """The materialised intervals of the site's pattern around its local day at `t`, as two
+    arrays in order (`day_lo`, `day_hi`): what `open_state.today` says. A probe of the same
+    (pattern_id, end) index; at most 12 intervals (a day with more shows its first 12)."""
+    hi = sa.func.upper(HoursPatternInterval.during)
+    end = sa.func.coalesce(hi, sa.literal_column("'infinity'"))
+    near = (
+        sa.select(HoursPatternInterval.during.label("during"), end.label("e"))
+        .where(
+            HoursPatternInterval.pattern_id == Site.hours_pattern_id,
+            end > t - _DAY_MARGIN,
+            sa.func.lower(HoursPatternInterval.during) < t + _DAY_MARGIN,
+        )
+        .order_by(end)
+        .limit(_DAY_INTERVALS)
+        .correlate(Site)
+        .subquery("near")
+    )
+    return sa.select(
+        sa.func.array_agg(aggregate_order_by(sa.func.lower(near.c.during), near.c.e)).label(
+            "day_lo"
+        ),
+        sa.func.array_agg(aggregate_order_by(sa.func.upper(near.c.during), near.c.e)).label(
+            "day_hi"
+        ),
+    ).lateral("today")
+
+
+def open_columns(t) -> tuple[list, list]:
+    """(columns, laterals) that open_state reads, for a statement that joins `sites`: the
+    site's hours fields, its next open interval and the intervals of its day at `t`."""
+    upcoming, today = open_state_columns(t), day_columns(t)
+    columns = [
+        *OPEN_COLUMNS,
+        upcoming.c.lo.label("open_lo"),
+        upcoming.c.hi.label("open_hi"),
+        today.c.day_lo,
+        today.c.day_hi,
+    ]
+    return columns, [upcoming, today]
+
+
+def with_open(stmt: sa.Select, laterals: list) -> sa.Select:
+    """`stmt` joined to the open-state laterals (each one row, or none)."""
+    for lateral in laterals:
+        stmt = stmt.outerjoin(lateral, sa.true())
+    return stmt
 
 
 def nearby(
@@ -153,21 +215,14 @@ def _nearby_statement(shape: frozenset[str], skip_nearer: bool, paged: bool) -> 
         .limit(_P("want", type_=sa.Integer))
         .cte("page")
     )
-    upcoming = open_state_columns(_P("now", type_=TSTZ))
-    detail = (
-        sa.select(
-            *SITE_COLUMNS,
-            *OPEN_COLUMNS,
-            page.c.distance_m,
-            upcoming.c.lo.label("open_lo"),
-            upcoming.c.hi.label("open_hi"),
-        )
+    columns, laterals = open_columns(_P("now", type_=TSTZ))
+    detail = with_open(
+        sa.select(*SITE_COLUMNS, *columns, page.c.distance_m)
         .select_from(page)
         .join(Site, Site.id == page.c.cid)
-        .join(Org, Org.id == Site.org_id)
-        .outerjoin(upcoming, sa.true())
-        .subquery("detail")
-    )
+        .join(Org, Org.id == Site.org_id),
+        laterals,
+    ).subquery("detail")
     # One row even for an empty page, so the stats always come back.
     return Prepared(
         sa.select(stats.c.n_candidates, stats.c.sphere_max, *detail.c)
@@ -224,9 +279,11 @@ def sites_page(
     selective: bool = False,
     updated_until: datetime | None = None,
     features: bool = False,
+    now: datetime | None = None,
 ) -> list[sa.Row]:
     """Up to `limit` + 1 listed sites in id order (keyset pagination): SITE_COLUMNS, or with
-    `features` (id, feature): each a GeoJSON Feature in WGS-84, as text.
+    `features` (id, feature): each a GeoJSON Feature in WGS-84, as text; with `now`, also
+    what open_state reads at that instant.
 
     `selective` sorts by an expression of id, so that the filters' indexes find the few
     matches and they are sorted, instead of the id index being walked.
@@ -242,13 +299,20 @@ def sites_page(
         extra.update(zip(("west", "south", "east", "north"), bbox, strict=True))
     extras = {k: v for k, v in extra.items() if v is not None}
     wraps = bbox is not None and bbox[0] > bbox[2]
-    stmt = _sites_statement(frozenset(params), frozenset(extras), wraps, selective, features)
-    return conn.execute(stmt, {**params, **extras}).all()
+    stmt = _sites_statement(
+        frozenset(params), frozenset(extras), wraps, selective, features, now is not None
+    )
+    return conn.execute(stmt, {**params, **extras, "now": now}).all()
 
 
 @lru_cache(maxsize=256)
 def _sites_statement(
-    shape: frozenset[str], extras: frozenset[str], wraps: bool, selective: bool, features: bool
+    shape: frozenset[str],
+    extras: frozenset[str],
+    wraps: bool,
+    selective: bool,
+    features: bool,
+    with_state: bool,
 ) -> sa.Select:
     conds = conditions(shape)
     if "updated_since" in extras:
@@ -282,32 +346,30 @@ def _sites_statement(
         ).subquery("page")
     else:
         page = ids().subquery("page")
-    return (
-        sa.select(*((Site.id, FEATURE) if features else SITE_COLUMNS))
+    columns, laterals = open_columns(_P("now", type_=TSTZ)) if with_state else ([], [])
+    return with_open(
+        sa.select(*((Site.id, FEATURE) if features else SITE_COLUMNS), *columns)
         .select_from(page)
         .join(Site, Site.id == page.c.id)
-        .join(Org, Org.id == Site.org_id)
-        .order_by(Site.id)
-    )
+        .join(Org, Org.id == Site.org_id),
+        laterals,
+    ).order_by(Site.id)
 
 
-def site_by_id(conn: sa.Connection, site_id: int) -> sa.Row | None:
+def site_by_id(conn: sa.Connection, site_id: int, now: datetime) -> sa.Row | None:
     """One site, closed ones included; deleted ones are gone. Beside its document, what the
-    routes check: its version (ETags), org (admins' reach) and hours."""
-    return conn.execute(_site_statement(), {"site_id": site_id}).first()
+    routes check: its version (ETags), org (admins' reach), and its open state at `now`."""
+    return conn.execute(_site_statement(), {"site_id": site_id, "now": now}).first()
 
 
 @lru_cache(maxsize=1)
 def _site_statement() -> sa.Select:
     # Built once: a new statement object per request cost ~0.9 ms (construction, and
     # SQLAlchemy matching its columns to the cached compilation), twice the SQL's time.
-    return (
-        sa.select(
-            *SITE_COLUMNS,
-            *OPEN_COLUMNS,
-            Site.version,
-            Org.code.label("org_code"),
-        )
-        .join(Org, Org.id == Site.org_id)
-        .where(Site.id == _P("site_id", type_=sa.BigInteger), Site.deleted_at.is_(None))
-    )
+    columns, laterals = open_columns(_P("now", type_=TSTZ))
+    return with_open(
+        sa.select(*SITE_COLUMNS, *columns, Site.version, Org.code.label("org_code")).join(
+            Org, Org.id == Site.org_id
+        ),
+        laterals,
+    ).where(Site.id == _P("site_id", type_=sa.BigInteger), Site.deleted_at.is_(None))

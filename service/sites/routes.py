@@ -13,9 +13,10 @@ from service.core.api import Blueprint
 from service.core.cache import cached
 from service.core.clock import now, rfc3339
 from service.core.db import db
-from service.core.responses import GEOJSON, json_response
+from service.core.responses import GEOJSON, json_response, language
 from service.geo import datums
-from service.hours import calendar, evaluate
+from service.hours import calendar
+from service.hours import store as hours_store
 from service.reports import queries as reports
 from service.sites import filters, queries, serialize
 from service.sites.schemas import (
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 blp = Blueprint("sites", __name__, url_prefix="/v1/sites", description="Find and read sites.")
 
+# Answers with hours_text are in the language Accept-Language asks for.
+VARY = {"Vary": "Accept-Language"}
+
 
 @blp.route("/nearby")
 class Nearby(MethodView):
@@ -47,10 +51,14 @@ class Nearby(MethodView):
         after = None if pos is None else (float(pos["d"]), pos["i"])
         with db.reading() as conn:
             search = filters.from_args(args, conn, at)
-            rows = queries.nearby(conn, lat, lon, args["radius"], args["limit"], search, at, after)
+            state_at = search.open_at or at  # open_state is evaluated at open_at when given
+            rows = queries.nearby(
+                conn, lat, lon, args["radius"], args["limit"], search, state_at, after
+            )
+            reading = serialize.reading(conn, state_at, language())
         page, next_url = pagination.page(rows, args["limit"], serialize.distance_position)
-        items = [serialize.nearby_site(r, at, args["crs"]) for r in page]
-        return json_response({"items": items, "next": next_url})
+        items = [serialize.nearby_site(r, reading, args["crs"]) for r in page]
+        return json_response({"items": items, "next": next_url}, headers=VARY)
 
 
 @blp.route("")
@@ -85,20 +93,22 @@ class Sites(MethodView):
                 after_id,
                 selective=filters.selective(conn, search),
                 features=whole,
+                now=search.open_at or at,
             )
+            reading = serialize.reading(conn, search.open_at or at, language())
         page, next_url = pagination.page(rows, args["limit"])
         if geojson:
             body = {
                 "type": "FeatureCollection",
-                "features": serialize.features(page)
+                "features": serialize.features(page, reading)
                 if whole
-                else [serialize.feature(r, args["crs"]) for r in page],
+                else [serialize.feature(r, args["crs"], reading=reading) for r in page],
                 "links": [{"rel": "next", "href": next_url, "type": GEOJSON}] if next_url else [],
                 "next": next_url,
             }
-            return json_response(body, mimetype=GEOJSON)
-        items = [serialize.site(r, args["crs"]) for r in page]
-        return json_response({"items": items, "next": next_url})
+            return json_response(body, mimetype=GEOJSON, headers=VARY)
+        items = [serialize.site(r, args["crs"], reading=reading) for r in page]
+        return json_response({"items": items, "next": next_url}, headers=VARY)
 
 
 def _wants_geojson(args: dict) -> bool:
@@ -122,13 +132,21 @@ class SiteById(MethodView):
         """One site by id (closed sites included); ETag and If-None-Match supported."""
         # Admins read the primary: the ETag they send back in If-Match must not lag their write.
         admin = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        at = now()
         with db.reading(primary=admin) as conn:
-            row = queries.site_by_id(conn, site_id)
+            state_at = filters.from_args(args, conn, at).open_at or at
+            row = queries.site_by_id(conn, site_id, state_at)
+            reading = serialize.reading(conn, state_at, language())
         if row is None:
             abort(404, message=f"No site with id {site_id}.")
         extra = {}
-        etag = serialize.etag(row.id, row.version, args["crs"])
-        headers = {"ETag": f'"{etag}"', "Cache-Control": "no-cache", "Vary": "Authorization"}
+        body = serialize.site(row, args["crs"], reading=reading)
+        etag = serialize.etag(row.id, row.version, args["crs"], body)
+        headers = {
+            "ETag": f'"{etag}"',
+            "Cache-Control": "no-cache",
+            "Vary": "Authorization, Accept-Language",
+        }
         if admin:
             # Admins of the site's subtree also see its open rider reports.
             me = gate.authenticate(now())
@@ -139,7 +157,9 @@ class SiteById(MethodView):
                 headers.update(ETag=f'"{etag}"', **{"Cache-Control": "private, no-cache"})
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=headers)
-        return json_response(serialize.site(row, args["crs"], extra), headers=headers)
+        if extra:
+            body = serialize.site(row, args["crs"], extra, reading)
+        return json_response(body, headers=headers)
 
 
 @blp.route("/<id:site_id>/hours")
@@ -151,16 +171,15 @@ class SiteHours(MethodView):
         start = args.get("from_") or now()
         end = start + timedelta(days=args["days"])
         with db.reading() as conn:
-            row = queries.site_by_id(conn, site_id)
+            row = queries.site_by_id(conn, site_id, start)
             known = cached("calendar", lambda: calendar.read(conn))
-        holidays = known.holidays_around(start, end)
         if row is None:
             abort(404, message=f"No site with id {site_id}.")
         intervals = []
-        if row.opening_hours and row.status == "active":
-            for lo, hi in evaluate.open_intervals(
-                row.opening_hours, row.timezone, start, end, holidays
-            ):
+        definition = hours_store.Definition.of(row._asdict())
+        closing = row.status == "temporarily_closed" and row.closed_until is not None
+        if definition is not None and (row.status == "active" or closing):
+            for lo, hi in definition.intervals(start, end, known):
                 intervals.append(
                     {
                         "start": rfc3339(max(lo, start), row.timezone),

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from flask import has_app_context
 from marshmallow import (
     RAISE,
     Schema,
@@ -11,13 +12,17 @@ from marshmallow import (
     validates_schema,
 )
 
-from service.core import vocabulary
+from service.core import clock, vocabulary
 from service.core.models import KINDS, STATUSES
 from service.core.params import (
+    DATE_PATTERN,
     LAT_TEXT,
     LON_TEXT,
+    ONE_LINE_PATTERN,
     Bbox,
     Coordinate,
+    Day,
+    Flag,
     FullMatch,
     Instant,
     StrictQuery,
@@ -27,7 +32,8 @@ from service.core.params import (
     kind_list,
     org_code,
 )
-from service.hours import evaluate
+from service.hours import evaluate, special
+from service.sites.hours_schemas import closure_problem, special_days_in
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -92,6 +98,9 @@ class SitesArgs(FilterArgs):
 
 class SiteArgs(StrictQuery):
     crs = crs_field()
+    open_at = Instant(
+        metadata={"description": "RFC 3339 instant: `open_state` as it will be then (default now)."}
+    )
 
 
 class HoursArgs(StrictQuery):
@@ -127,13 +136,32 @@ class SiteSchema(Schema):
     amenities = fields.List(fields.String(), required=True)
     opening_hours = fields.String(allow_none=True)
     timezone = fields.String(required=True)
+    workday_swaps = fields.Boolean(required=True)
+    special_days = fields.List(fields.Nested(lambda: SpecialDaySchema()), required=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    closed_until = fields.String(allow_none=True, required=True, metadata={"format": "date"})
+    closure_reason = fields.String(allow_none=True, required=True)
     area_m2 = fields.Float(allow_none=True)
     star_rating = fields.Integer(allow_none=True)
     phone = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
     updated_at = fields.String(required=True, metadata={"format": "date-time"})
     version = fields.Integer(required=True)
+    open_state = fields.Nested(lambda: OpenState(), required=True)
+    hours_text = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The week's hours for people; English with Accept-Language: en"},
+    )
+
+
+class SpecialDaySchema(Schema):
+    """A special day as sites show it: `to` is always there, hours normalised."""
+
+    from_ = fields.String(data_key="from", required=True, metadata={"format": "date"})
+    to = fields.String(required=True, metadata={"format": "date"})
+    hours = fields.String(required=True, metadata={"example": "off"})
+    reason = fields.String(allow_none=True, required=True)
 
 
 class SiteDetailSchema(SiteSchema):
@@ -145,13 +173,24 @@ class SiteDetailSchema(SiteSchema):
 
 
 class OpenState(Schema):
-    is_open = fields.Boolean(allow_none=True, metadata={"description": "null: hours unknown"})
-    next_change = fields.String(allow_none=True, metadata={"format": "date-time"})
+    is_open = fields.Boolean(
+        allow_none=True, required=True, metadata={"description": "null: hours unknown"}
+    )
+    next_change = fields.String(allow_none=True, required=True, metadata={"format": "date-time"})
+    today = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "That local day's hours (`off`: closed all day); null: unknown"},
+    )
+    reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The holiday, special day or closure that decides the state"},
+    )
 
 
 class NearbySiteSchema(SiteSchema):
     distance_m = fields.Float(required=True)
-    open_state = fields.Nested(OpenState, required=True)
 
 
 class NearbyPage(Schema):
@@ -279,6 +318,60 @@ class SiteWriteSchema(Schema):
     star_rating = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
     phone = Text(allow_none=True, validate=validate.Length(max=50))
     description = Text(multiline=True, allow_none=True, validate=validate.Length(max=2000))
+    workday_swaps = Flag(
+        metadata={"description": "On a make-up working day (调休上班) open with Monday's hours."}
+    )
+    special_days = fields.Method(
+        deserialize="_special_days",
+        metadata={
+            "type": "array",
+            "maxItems": special.MAX_ENTRIES,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["from", "hours"],
+                "properties": {
+                    "from": {"type": "string", "format": "date", "pattern": DATE_PATTERN},
+                    "to": {
+                        "type": "string",
+                        "format": "date",
+                        "pattern": DATE_PATTERN,
+                        "nullable": True,
+                    },
+                    "hours": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "pattern": ONE_LINE_PATTERN,
+                        "example": "08:00-12:00,14:00-18:00",
+                    },
+                    "reason": {
+                        "type": "string",
+                        "maxLength": 100,
+                        "pattern": ONE_LINE_PATTERN,
+                        "nullable": True,
+                    },
+                },
+            },
+        },
+    )
+    closed_until = Day(
+        allow_none=True,
+        metadata={"description": "With status temporarily_closed: reopens at 00:00 that day."},
+    )
+    closure_reason = Text(allow_none=True, validate=validate.Length(max=200))
+
+    def _special_days(self, value) -> list[dict]:
+        return special_days_in(value)
+
+    @validates_schema
+    def _closure(self, data, partial, **kwargs):
+        if not partial:  # a patch is checked against the site it changes (store.update)
+            # Imports parse rows outside a request (pure): then the wall clock.
+            at = clock.now() if has_app_context() else datetime.now(UTC)
+            problem = closure_problem(data, at)
+            if problem:
+                raise ValidationError(problem[1], problem[0])
 
 
 class WriteArgs(StrictQuery):

@@ -6,14 +6,19 @@ location in the datum asked for, distance and open state. tests/sites/test_schem
 results against the marshmallow schemas in `schemas.py`, which stay the documented shape.
 """
 
+import hashlib
 import operator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import orjson
 
-from service.core.clock import rfc3339
+from service.core.cache import cached
+from service.core.clock import rfc3339, zone
 from service.geo import datums as datum
+from service.hours import calendar, evaluate, special, text
+from service.hours.calendar import Calendar
 
 
 def location(lat: float, lon: float, crs: str) -> dict[str, float]:
@@ -70,58 +75,186 @@ def _members(doc: str, org_doc: str, members: dict) -> orjson.Fragment:
     return orjson.Fragment(f'{doc},"org":{org_doc},{orjson.dumps(members).decode()[1:]}')
 
 
-def site(row, crs: str = "wgs84", extra: dict | None = None) -> orjson.Fragment:
+_OPEN_FIELDS = (
+    "status",
+    "opening_hours",
+    "timezone",
+    "workday_swaps",
+    "special_days",
+    "closed_until",
+    "closure_reason",
+    "open_lo",
+    "open_hi",
+    "day_lo",
+    "day_hi",
+)  # fmt: skip  (queries.open_columns)
+_NOT_OFFICIAL = (
+    "{year} 年的放假安排尚未公布，法定节假日仅计元旦、劳动节、国庆节 "
+    "(the {year} holiday notice is not loaded: PH counts only New Year, Labour Day and "
+    "National Day)"
+)
+_SPECIAL = "特殊营业安排 (special hours)"
+
+
+def reading(conn, at: datetime, lang: str) -> "Reading":
+    """The Reading of a request at `at`: the calendar comes from the process cache."""
+    return Reading(at, cached("calendar", lambda: calendar.read(conn)), lang)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a read's open states and hours texts depend on beside the rows: the instant, the
+    statutory calendar (for reasons) and the language of `hours_text`."""
+
+    at: datetime
+    calendar: Calendar
+    lang: str = "zh"
+
+
+def reopens_at(closed_until: date, tz: str) -> datetime:
+    """00:00 of `closed_until` in the site's zone: when a temporary closure ends."""
+    return datetime.combine(closed_until, time(), zone(tz))
+
+
+def open_state(row, reading: Reading) -> dict:
+    """is_open, next_change, today and reason at `reading.at`, from the site's materialised
+    intervals (its pattern already holds PH, make-up days, special days and the closure)."""
+    (status, hours, tz, swaps, special_text, closed_until, closure_reason,
+     open_lo, open_hi, day_lo, day_hi) = values(row, _OPEN_FIELDS)  # fmt: skip
+    at = reading.at
+    if status == "temporarily_closed" and closed_until is not None:
+        if at >= reopens_at(closed_until, tz):
+            status = "active"
+    if status != "active":
+        next_open = rfc3339(open_lo, tz) if open_lo is not None and closed_until else None
+        return {"is_open": False, "next_change": next_open, "today": "off",
+                "reason": closure_reason}  # fmt: skip
+    if hours is None:
+        return {"is_open": None, "next_change": None, "today": None, "reason": None}
+    local = at.astimezone(zone(tz))
+    state = {
+        "is_open": False,
+        "next_change": None,
+        "today": _today(local, day_lo, day_hi),
+        "reason": _reason(hours, swaps, special_text, local.date(), reading.calendar),
+    }
+    if open_lo is None:  # no open interval left within the horizon
+        return state
+    if open_lo <= at:
+        state.update(is_open=True, next_change=rfc3339(open_hi, tz) if open_hi else None)
+    else:
+        state["next_change"] = rfc3339(open_lo, tz)
+    return state
+
+
+def _today(local: datetime, los, his) -> str:
+    """The local day's open spans, `09:00-12:00,14:00-18:00`: a span begun the day before
+    starts at 00:00, one running into the next day shows its real end (`20:00-02:00`), one
+    that lasts the rest of the day ends at 24:00; `off` when none."""
+    tz = local.tzinfo
+    start = datetime.combine(local.date(), time(), tz)
+    end = datetime.combine(local.date() + timedelta(days=1), time(), tz)
+    after = datetime.combine(local.date() + timedelta(days=2), time(), tz)
+    pieces = []
+    for lo, hi in zip(los or (), his or (), strict=True):
+        if lo >= end or (hi is not None and hi <= start):
+            continue
+        if hi is None or hi >= (end if lo < start else after):
+            last = "24:00"
+        else:
+            last = hi.astimezone(tz).strftime("%H:%M")
+            last = "24:00" if hi == end else last
+        pieces.append(f"{max(lo, start).astimezone(tz):%H:%M}-{last}")
+    return ",".join(pieces) or "off"
+
+
+def _reason(hours: str, swaps: bool, special_text: str, day: date, cal: Calendar) -> str | None:
+    """What decides the local date `day`: a special day, a make-up working day the site
+    swaps, a holiday its PH rules see, or a year whose notice is not loaded."""
+    entry = special.on(special.load(special_text), day)
+    if entry is not None:
+        return entry.reason or _SPECIAL
+    listed = cal.on(day)
+    if swaps and listed is not None and listed.kind == "workday":
+        return listed.name
+    if evaluate.has_ph(hours):
+        if listed is not None and listed.kind == "holiday":
+            return listed.name
+        if day.year not in cal.official:
+            return _NOT_OFFICIAL.format(year=day.year)
+    return None
+
+
+_STATUS = ("status", "closed_until", "timezone", "opening_hours")
+_CLOSED_TEMPORARILY = ',"status":"temporarily_closed"'
+
+
+def _request_members(row, reading: Reading | None, doc: str) -> tuple[str, dict]:
+    """The document (its status `active` once a closure ended) and the members that depend
+    on the request: open_state and hours_text."""
+    if reading is None:
+        return doc, {}
+    status, closed_until, tz, hours = values(row, _STATUS)
+    if status == "temporarily_closed" and closed_until is not None:
+        if reading.at >= reopens_at(closed_until, tz):
+            # Safe as text: inside a JSON string every quote is escaped, so this sequence
+            # is only ever the member itself.
+            doc = doc.replace(_CLOSED_TEMPORARILY, ',"status":"active"', 1)
+    return doc, {
+        "open_state": open_state(row, reading),
+        "hours_text": text.describe(hours, reading.lang),
+    }
+
+
+def site(
+    row, crs: str = "wgs84", extra: dict | None = None, reading: Reading | None = None
+) -> orjson.Fragment:
     """The Site of API.md: the documents PostgreSQL keeps for the site and its org
-    (schema/versions/0011_site_documents.py), the `location` in `crs` and `extra` members,
-    as JSON that orjson sends as it is."""
+    (schema/versions/0011_site_documents.py), the `location` in `crs`, with `reading` its
+    open state and hours text, and `extra` members, as JSON that orjson sends as it is."""
     _, doc, org_doc, geometry_doc = values(row, _SITE_FIELDS)
     loc = location(*_point(geometry_doc), crs)
-    return _members(doc, org_doc, {"location": loc, **(extra or {})})
+    doc, members = _request_members(row, reading, doc)
+    return _members(doc, org_doc, {"location": loc, **members, **(extra or {})})
 
 
-_OPEN_FIELDS = ("status", "opening_hours", "timezone", "open_lo", "open_hi")
-
-
-def open_state(row, now: datetime) -> dict:
-    """From the first materialised interval of the site's pattern that is not over yet."""
-    status, opening_hours, tz, open_lo, open_hi = values(row, _OPEN_FIELDS)
-    if status != "active":
-        return {"is_open": False, "next_change": None}
-    if opening_hours is None:
-        return {"is_open": None, "next_change": None}
-    if open_lo is None:  # no open interval left within the horizon
-        return {"is_open": False, "next_change": None}
-    if open_lo <= now:
-        return {"is_open": True, "next_change": rfc3339(open_hi, tz)}
-    return {"is_open": False, "next_change": rfc3339(open_lo, tz)}
-
-
-def nearby_site(row, now: datetime, crs: str) -> orjson.Fragment:
+def nearby_site(row, reading: Reading, crs: str) -> orjson.Fragment:
     (distance_m,) = values(row, ("distance_m",))
-    extra = {"distance_m": round(distance_m, 1), "open_state": open_state(row, now)}
-    return site(row, crs, extra)
+    return site(row, crs, {"distance_m": round(distance_m, 1)}, reading)
 
 
-def features(rows) -> orjson.Fragment:
-    """A JSON array of the (id, feature) rows of queries.sites_page(features=True)."""
-    return orjson.Fragment("[" + ",".join([row[1] for row in rows]) + "]")
+def features(rows, reading: Reading) -> orjson.Fragment:
+    """A JSON array of the (id, feature) rows of queries.sites_page(features=True): each
+    Feature as PostgreSQL wrote it, its properties closed after the request's members."""
+    parts = []
+    for row in rows:
+        feature_text, members = _request_members(row, reading, row[1])
+        parts.append(f"{feature_text},{orjson.dumps(members).decode()[1:]}}}")
+    return orjson.Fragment("[" + ",".join(parts) + "]")
 
 
-def feature(row, crs: str, extra: dict | None = None) -> dict:
-    """A GeoJSON Feature: the site's point, its document as properties (with `extra`)."""
+def feature(row, crs: str, extra: dict | None = None, reading: Reading | None = None) -> dict:
+    """A GeoJSON Feature: the site's point, its document as properties (with the request's
+    members and `extra`)."""
     id_, doc, org_doc, geometry_doc = values(row, _SITE_FIELDS)
     loc = location(*_point(geometry_doc), crs)
+    doc, members = _request_members(row, reading, doc)
     return {
         "type": "Feature",
         "id": id_,
         "geometry": {"type": "Point", "coordinates": [loc["lon"], loc["lat"]]},
-        "properties": _members(doc, org_doc, extra or {}),
+        "properties": _members(doc, org_doc, {**members, **(extra or {})}),
     }
 
 
-def etag(site_id: int, version: int, crs: str) -> str:
-    """A site's ETag: it changes whenever the representation does (a new version, a datum)."""
-    return f"{site_id}-{version}" + ("" if crs == "wgs84" else f"-{crs}")
+def etag(site_id: int, version: int, crs: str, body: orjson.Fragment | None = None) -> str:
+    """A site's ETag: it changes whenever the representation does (a new version, a datum,
+    and with `body`, what the clock and the language change: open state, hours text).
+    It starts `{id}-{version}`, which is what If-Match compares."""
+    tag = f"{site_id}-{version}" + ("" if crs == "wgs84" else f"-{crs}")
+    if body is not None:
+        tag += "-" + hashlib.blake2b(orjson.dumps(body), digest_size=6).hexdigest()
+    return tag
 
 
 def distance_position(row) -> dict:

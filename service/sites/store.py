@@ -3,10 +3,12 @@
 import json
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 
 from service.core.settings import DEFAULT_TIMEZONE
 from service.hours import store as hours_store
+from service.sites.hours_schemas import closure_problem
 
 # Fields a write may set, in the order of the INSERT below.
 WRITABLE = (
@@ -18,7 +20,11 @@ WRITABLE = (
     "amenities",
     "opening_hours",
     "timezone",
+    "workday_swaps",
+    "special_days",
     "status",
+    "closed_until",
+    "closure_reason",
     "area_m2",
     "star_rating",
     "phone",
@@ -67,6 +73,23 @@ class Stale(Exception):
     """The site changed since the version the caller read (If-Match failed)."""
 
 
+class Invalid(Exception):
+    """The change leaves the site inconsistent: (field, message), a 422."""
+
+
+def _with_implied(old: dict, changes: dict) -> dict:
+    """`changes` and what they imply: a site that is no longer temporarily closed has no
+    closed_until, an active one no closure_reason (unless the change sets them, which the
+    closure check then refuses)."""
+    status = changes.get("status", old.get("status"))
+    implied = {}
+    if status != "temporarily_closed" and "closed_until" not in changes:
+        implied["closed_until"] = None
+    if status == "active" and "closure_reason" not in changes:
+        implied["closure_reason"] = None
+    return {**implied, **changes}
+
+
 _SNAPSHOT_COLUMNS = ", ".join(
     [*(f"s.{f}" for f in WRITABLE), "ST_Y(s.geom) AS lat", "ST_X(s.geom) AS lon"]
 )
@@ -86,6 +109,7 @@ def snapshot(conn: sa.Connection, site_id: int, lock: bool = False) -> dict | No
         return None
     state = {f: getattr(row, f) for f in WRITABLE}
     state["area_m2"] = float(state["area_m2"]) if state["area_m2"] is not None else None
+    state["special_days"] = orjson.loads(state["special_days"])
     state["location"] = {"lat": row.lat, "lon": row.lon}
     state.update(org=row.org, org_id=row.org_id, version=row.version)
     return state
@@ -104,6 +128,10 @@ def diff(old: dict, new: dict) -> dict:
 def _normal(field: str, value):
     if field == "amenities":
         return sorted(set(value or []))
+    if field == "special_days":
+        return value or []
+    if field == "workday_swaps":
+        return bool(value)
     if field == "location" and value is not None:
         return (round(value["lat"], 7), round(value["lon"], 7))
     return value
@@ -136,11 +164,14 @@ def record(
 
 
 def writable(data: dict) -> dict:
-    """The writable fields of validated `data`, with the defaults a new site gets."""
+    """The writable fields of validated `data` as columns, with the defaults a new site gets.
+    Special days (a list, as the schema made it canonical) become their stored JSON."""
     values = {f: data.get(f) for f in WRITABLE}
     values["timezone"] = values["timezone"] or DEFAULT_TIMEZONE
     values["status"] = values["status"] or "active"
     values["amenities"] = sorted(set(values["amenities"] or []))
+    values["workday_swaps"] = bool(values["workday_swaps"])
+    values["special_days"] = orjson.dumps(values["special_days"] or []).decode()
     return values
 
 
@@ -148,10 +179,9 @@ def _values(conn: sa.Connection, data: dict, now: datetime, days: int) -> dict:
     """Bind values of a site's row: writable fields, hours pattern, location, time."""
     params = writable(data)
     params["hours_pattern_id"] = None
-    if params["opening_hours"]:
-        params["hours_pattern_id"] = hours_store.pattern_id(
-            conn, params["opening_hours"], params["timezone"], now, days
-        )
+    definition = hours_store.Definition.of(params)
+    if definition is not None:
+        params["hours_pattern_id"] = hours_store.pattern_id(conn, definition, now, days)
     params.update(lat=data["location"]["lat"], lon=data["location"]["lon"], now=now)
     return params
 
@@ -221,10 +251,14 @@ def update(
     if expected is not None and old["version"] != expected:
         raise Stale
     expected = old["version"]
+    changes = _with_implied(old, changes)
     delta = diff(old, changes)
     if not delta:
         return expected
     merged = {**old, **changes}
+    problem = closure_problem(merged, now)
+    if problem is not None:
+        raise Invalid(*problem)
     params = _values(conn, merged, now, days)
     params.update(id=site_id, expected=expected, org_id=org_id or old["org_id"])
     try:
@@ -236,6 +270,23 @@ def update(
         raise
     record(conn, site_id, user_id, "update", delta, version, now)
     return version
+
+
+def reopen_due(conn: sa.Connection, now: datetime, days: int) -> int:
+    """Make every site whose closure has ended (00:00 of closed_until in its zone) active again,
+    without closed_until and closure_reason: a new version and an audit row each, by no user.
+    Reads already show such a site open (serialize.open_state); this makes the row say so."""
+    due = conn.scalars(
+        sa.text(
+            "SELECT id FROM sites WHERE status = 'temporarily_closed' AND deleted_at IS NULL "
+            "AND closed_until <= (CAST(:now AS timestamptz) AT TIME ZONE timezone)::date "
+            "ORDER BY id"
+        ),
+        {"now": now},
+    ).all()
+    for site_id in due:
+        update(conn, site_id, None, {"status": "active"}, None, None, now, days)
+    return len(due)
 
 
 def delete(

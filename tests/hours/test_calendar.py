@@ -5,6 +5,7 @@ The independent source is the `chinesecalendar` package (its own transcription o
 Council's notices, 2004-2026), never the fixture files the service loads.
 """
 
+import threading
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -115,6 +116,38 @@ def test_weekday_hours_close_on_every_day_off_and_keep_the_make_up_saturdays_shu
     expected = [(at(d, 9), at(d, 18)) for d in YEAR_2026 if d.weekday() < 5 and d not in HOLIDAYS]
     assert intervals_2026("Mo-Fr 09:00-18:00; PH off", holidays_2026) == expected
     assert any(d in WORKDAYS and d.weekday() >= 5 for d in YEAR_2026)  # such days exist
+
+
+@pytest.fixture(scope="module")
+def workdays_2026(database_url):
+    engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
+    with engine.connect() as conn:
+        found = calendar.read(conn).workdays_around(datetime(2026, 1, 1), datetime(2027, 1, 1))
+    engine.dispose()
+    return found
+
+
+def test_with_workday_swaps_every_make_up_day_opens_with_monday_hours(holidays_2026, workdays_2026):
+    """`Mo-Fr 09:00-18:00; PH off` with workday_swaps: open on every working day of the
+    independent source, the make-up Saturdays and Sundays included."""
+    expected = [
+        (at(d, 9), at(d, 18))
+        for d in YEAR_2026
+        if d in WORKDAYS or (d.weekday() < 5 and d not in HOLIDAYS)
+    ]
+    start, end = datetime(2026, 1, 1, tzinfo=SH), datetime(2027, 1, 1, tzinfo=SH)
+    got = evaluate.open_intervals(
+        "Mo-Fr 09:00-18:00; PH off",
+        "Asia/Shanghai",
+        start,
+        end,
+        holidays_2026,
+        workdays=workdays_2026,
+        swaps=True,
+    )
+    assert got == expected
+    weekend_workdays = [d for d in YEAR_2026 if d in WORKDAYS and d.weekday() >= 5]
+    assert len(weekend_workdays) >= 5  # 2026 has them: the test sees each one
 
 
 def test_always_open_closes_for_each_whole_holiday_block(holidays_2026):
@@ -356,3 +389,38 @@ def test_the_default_horizon_reaches_60_days_ahead(client, conn, make_site):
     assert listed(at(date(2027, 1, 29), 10))  # FROZEN_NOW + 60 days
     assert not listed(at(date(2027, 1, 1), 10))
     assert listed(at(date(2027, 1, 2), 10))
+
+
+def test_a_calendar_load_while_reads_run_shows_the_old_year_or_the_new_one(database_url):
+    """Each load replaces the year in one transaction: 200 concurrent reads (each a query of
+    its own, as GET /v1/holidays makes) see either version whole, never a part. The year 2150
+    is one no other test uses; it is removed at the end."""
+    first = date(2150, 1, 1)
+    small = [calendar.Day(first, "holiday", "元旦")]
+    large = [calendar.Day(first + timedelta(days=n), "holiday", "长假") for n in range(60)]
+    engine = make_engine(database_url, pool_size=3, statement_timeout_ms=0)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def load_repeatedly() -> None:
+        for n in range(40):
+            with engine.begin() as conn:
+                calendar.store_year(conn, 2150, large if n % 2 else small, source="test")
+        done.set()
+
+    with engine.begin() as conn:
+        calendar.store_year(conn, 2150, small, source="test")
+    writer = threading.Thread(target=load_repeatedly)
+    writer.start()
+    try:
+        while not done.is_set() or len(seen) < 200:
+            with engine.connect() as conn:
+                official, days = calendar.year_of(conn, 2150)
+            assert official
+            seen.append(len(days))
+    finally:
+        writer.join(timeout=60)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM calendar_years WHERE year = 2150"))
+        engine.dispose()
+    assert set(seen) == {1, 60}, sorted(set(seen))  # both versions, and nothing between

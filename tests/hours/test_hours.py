@@ -128,23 +128,30 @@ def test_sites_without_hours_never_match_open_filters(client, make_site):
 
 
 # Open state at the frozen now: Monday 2026-11-30 12:00 in Shanghai (04:00 UTC).
+# At FROZEN_NOW, Monday 2026-11-30 12:00 in Shanghai (04:00 in London).
 OPEN_STATE_CASES = [
-    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", True, "2026-11-30T21:00:00+08:00"),
-    ("24/7", "Asia/Shanghai", "active", True, None),
-    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", False, "2026-11-30T22:00:00+08:00"),
-    ("Mo-Su 09:00-17:00", "Europe/London", "active", False, "2026-11-30T09:00:00+00:00"),
-    ("Sa-Su 10:00-12:00", "Asia/Shanghai", "active", False, "2026-12-05T10:00:00+08:00"),
-    ("24/7", "Asia/Shanghai", "temporarily_closed", False, None),
-    (None, "Asia/Shanghai", "active", None, None),
-]
+    ("Mo-Su 09:00-21:00", "Asia/Shanghai", "active", True, "2026-11-30T21:00:00+08:00",
+     "09:00-21:00"),
+    ("24/7", "Asia/Shanghai", "active", True, None, "00:00-24:00"),
+    ("Mo-Su 22:00-06:00", "Asia/Shanghai", "active", False, "2026-11-30T22:00:00+08:00",
+     "00:00-06:00,22:00-06:00"),
+    ("Mo-Su 09:00-17:00", "Europe/London", "active", False, "2026-11-30T09:00:00+00:00",
+     "09:00-17:00"),
+    ("Sa-Su 10:00-12:00", "Asia/Shanghai", "active", False, "2026-12-05T10:00:00+08:00", "off"),
+    ("Mo-Fr 08:00-12:00,14:00-18:00", "Asia/Shanghai", "active", False,
+     "2026-11-30T14:00:00+08:00", "08:00-12:00,14:00-18:00"),
+    ("24/7", "Asia/Shanghai", "temporarily_closed", False, None, "off"),
+    (None, "Asia/Shanghai", "active", None, None, None),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("expression, tz, status, is_open, next_change", OPEN_STATE_CASES)
-def test_nearby_open_state(client, make_site, expression, tz, status, is_open, next_change):
+@pytest.mark.parametrize("expression, tz, status, is_open, next_change, today", OPEN_STATE_CASES)
+def test_nearby_open_state(client, make_site, expression, tz, status, is_open, next_change, today):
     site_id = make_site(LAT, LON, opening_hours=expression, timezone=tz, status=status)
     r = client.get("/v1/sites/nearby", query_string={"lat": LAT, "lon": LON, "radius": 10})
     (item,) = [i for i in r.json["items"] if i["id"] == site_id]
-    assert item["open_state"] == {"is_open": is_open, "next_change": next_change}
+    expected = {"is_open": is_open, "next_change": next_change, "today": today, "reason": None}
+    assert item["open_state"] == expected
 
 
 def test_open_now_uses_the_request_time(client, make_site):

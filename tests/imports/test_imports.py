@@ -262,3 +262,67 @@ def test_the_documented_body_is_in_the_openapi_document_and_its_example_imports(
     r = post(client, bearer("zj", "admin"), example.encode(), org="zj.zs", dry_run="true")
     assert r.status_code == 200, r.get_json()
     assert r.get_json() == {"created": 1, "updated": 0, "unchanged": 0, "dry_run": True}
+
+
+def test_hours_fields_import_and_reimport_unchanged(client, conn, admin):
+    """workday_swaps (true/false/是/否), special_days (a cell of JSON) and a closure."""
+    header = (
+        "external_id,kind,name,lat,lon,opening_hours,workday_swaps,special_days,status,"
+        "closed_until,closure_reason\n"
+    )
+    entry = '{"from": "2027-02-10", "to": "2027-02-12", "hours": "off", "reason": "春节闭站"}'
+    special = '"[' + entry.replace('"', '""') + ']"'  # a CSV cell: quotes doubled
+    body = (
+        header
+        + f"HRS-1,station,调休驿站,29.90,121.60,Mo-Fr 09:00-18:00; PH off,是,{special},,,\n"
+        + "HRS-2,station,装修驿站,29.91,121.61,Mo-Su 09:00-21:00,false,,temporarily_closed,"
+        "2026-12-05,装修\n"
+    ).encode()
+    r = post(client, admin, body)
+    assert r.status_code == 200, r.json
+    assert r.json["created"] == 2
+    sites = {
+        i["external_id"]: i
+        for i in client.get(
+            "/v1/sites", query_string={"q": "驿站", "org": "zj.nb", "limit": 200}
+        ).json["items"]
+    }
+    swaps, closed = sites["HRS-1"], sites["HRS-2"]
+    assert swaps["workday_swaps"] is True
+    assert swaps["special_days"] == [
+        {"from": "2027-02-10", "to": "2027-02-12", "hours": "off", "reason": "春节闭站"}
+    ]
+    assert (closed["status"], closed["closed_until"], closed["closure_reason"]) == (
+        "temporarily_closed",
+        "2026-12-05",
+        "装修",
+    )
+    assert closed["open_state"]["next_change"] == "2026-12-05T09:00:00+08:00"
+    audit = conn.scalar(
+        sa.text("SELECT changes FROM site_audit WHERE site_id = :id ORDER BY id DESC LIMIT 1"),
+        {"id": swaps["id"]},
+    )
+    assert audit["special_days"]["new"][0]["reason"] == "春节闭站"  # a list, not JSON text
+    assert post(client, admin, body).json["unchanged"] == 2
+
+
+@pytest.mark.parametrize(
+    "cells, field",
+    [
+        ("yes,,,,", "workday_swaps"),
+        ("true,[{,,,", "special_days"),
+        ('true,"[{""from"": ""2027-02-10"", ""hours"": ""25:00-26:00""}]",,,', "special_days"),
+        ("false,,temporarily_closed,2026-11-01,", "closed_until"),
+    ],
+)
+def test_bad_hours_cells_name_their_row_and_column(client, conn, admin, cells, field):
+    header = (
+        "external_id,kind,name,lat,lon,workday_swaps,special_days,status,closed_until,"
+        "closure_reason\n"
+    )
+    body = (header + f"HRS-9,station,坏行,29.9,121.6,{cells}\n").encode()
+    before = count(conn, "SELECT count(*) FROM sites")
+    r = post(client, admin, body)
+    assert r.status_code == 422, r.json
+    assert [(e["row"], e["field"]) for e in r.json["errors"]] == [(1, field)], r.json
+    assert count(conn, "SELECT count(*) FROM sites") == before

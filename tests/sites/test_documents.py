@@ -47,7 +47,11 @@ def reference(conn, site_id: int) -> bytes:
             "amenities": r.amenities,
             "opening_hours": r.opening_hours,
             "timezone": r.timezone,
+            "workday_swaps": r.workday_swaps,
+            "special_days": orjson.loads(r.special_days),
             "status": r.status,
+            "closed_until": r.closed_until.isoformat() if r.closed_until else None,
+            "closure_reason": r.closure_reason,
             "area_m2": float(r.area_m2) if r.area_m2 is not None else None,
             "star_rating": r.star_rating,
             "phone": r.phone,
@@ -152,15 +156,23 @@ def test_the_api_joins_org_and_location(conn, client, make_site):
     expected = orjson.loads(reference(conn, site_id))
     expected["org"] = {"code": "zj.hz", "name": "杭州市总工会（新）"}
     expected["location"] = {"lat": 45.7512, "lon": 126.6381}
+    per_request = ("distance_m", "open_state", "hours_text")
+
+    def stored_part(item: dict) -> dict:
+        return {k: v for k, v in item.items() if k not in per_request}
+
     got = client.get(f"/v1/sites/{site_id}").json
-    assert got == expected
-    assert list(got)[-2:] == ["org", "location"]
+    assert stored_part(got) == expected
+    assert list(got)[-4:] == ["org", "location", "open_state", "hours_text"]
     near = client.get("/v1/sites/nearby?lat=45.7512&lon=126.6381&radius=10").json["items"]
-    per_request = ("distance_m", "open_state")
-    assert [{k: v for k, v in i.items() if k not in per_request} for i in near] == [expected]
+    assert [stored_part(i) for i in near] == [expected]
+    assert near[0]["open_state"] == got["open_state"]
     listed = client.get("/v1/sites?bbox=126.63,45.75,126.64,45.76&f=geojson").json["features"]
     mine = [f for f in listed if f["id"] == site_id]
-    assert mine[0]["properties"] == {k: v for k, v in expected.items() if k != "location"}
+    assert stored_part(mine[0]["properties"]) == {
+        k: v for k, v in expected.items() if k != "location"
+    }
+    assert mine[0]["properties"]["open_state"] == got["open_state"]
     assert mine[0]["geometry"]["coordinates"] == [126.6381, 45.7512]
 
 

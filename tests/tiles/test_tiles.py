@@ -9,6 +9,8 @@ Mercator formulas below and the fixture coordinates, never from the service's co
 import json
 import math
 import random
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import mapbox_vector_tile
 import pytest
@@ -105,6 +107,11 @@ def test_site_properties(client, dinghai_id):
     }
 
 
+def _today(hours: str) -> dict:
+    """A special day on the frozen clock's date (Monday 2026-11-30)."""
+    return {"from": "2026-11-30", "to": "2026-11-30", "hours": hours, "reason": None}
+
+
 OPEN_CASES = [
     pytest.param({"opening_hours": "Mo-Su 09:00-21:00"}, True, id="open-now"),
     pytest.param({"opening_hours": "Mo-Su 13:00-21:00"}, False, id="opens-later"),
@@ -112,6 +119,17 @@ OPEN_CASES = [
     pytest.param({"opening_hours": "24/7", "status": "temporarily_closed"}, False, id="temp"),
     pytest.param({"opening_hours": None, "status": "temporarily_closed"}, False, id="temp-no-h"),
     pytest.param({"opening_hours": None}, None, id="no-hours"),
+    pytest.param({"opening_hours": "24/7", "special_days": [_today("off")]}, False, id="sp-off"),
+    pytest.param(
+        {"opening_hours": "Mo-Su 20:00-21:00", "special_days": [_today("10:00-16:00")]},
+        True,
+        id="special-spans",
+    ),
+    pytest.param(
+        {"status": "temporarily_closed", "closed_until": date(2026, 12, 2)},
+        False,
+        id="closed-until",
+    ),
 ]
 
 
@@ -499,3 +517,14 @@ def test_openapi_documents_the_tile(client):
     names = {p.get("name") for p in params}
     filters = {"kind", "amenities", "any_amenities", "open_now", "open_at", "q", "org", "crs"}
     assert filters | {"z", "x", "y"} <= names
+
+
+def test_a_closure_that_ended_is_drawn_open(client, make_site, app, monkeypatch):
+    """Closed until 12-02: open from 00:00 that day in its zone, by its materialised hours."""
+    lat, lon = 29.61, 121.43
+    site_id = make_site(lat, lon, status="temporarily_closed", closed_until=date(2026, 12, 2))
+    tile = tile_of(lat, lon, 16)
+    assert site_feature(client, site_id, 16, *tile)["properties"]["is_open"] is False
+    later = datetime(2026, 12, 2, 0, 0, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    monkeypatch.setitem(app.config, "NOW", lambda: later)
+    assert site_feature(client, site_id, 16, *tile)["properties"]["is_open"] is True
