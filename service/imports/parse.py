@@ -1,19 +1,29 @@
-"""Parse an uploaded bulk-import file (CSV or GeoJSON) into validated site rows.
+"""Parse an uploaded bulk-import file (CSV, XLSX or GeoJSON) into validated site rows.
 
 Pure: bytes in, ``(rows, errors)`` out; no Flask, no database. Every row is validated with
 the same ``SiteWriteSchema`` as a single-site write, and every bad field of every bad row is
 reported, so an admin can fix a whole file in one pass. The import is all-or-nothing: a
 caller must write nothing when ``errors`` is non-empty.
 
-Row numbers start at 1 after the header. In CSV a row is one spreadsheet row (a quoted cell
+In CSV, row numbers start at 1 after the header: a row is one spreadsheet row (a quoted cell
 may span lines), and blank rows are skipped but keep their number, so row N is the row a
 spreadsheet shows as N + 1. (csv.DictReader would not count fully blank lines; this does.)
-In GeoJSON row N is the N-th feature. Row 0 holds file-level problems (field "file", or the
-offending column name for a bad header).
+In XLSX (the first worksheet; its first row with a value is the header) row N is the row Excel
+shows as N: the worksheet's own numbering, header included, so the first row under a header in
+row 1 is row 2; blank rows are skipped but keep their number here too. In GeoJSON row N is the
+N-th feature. Row 0 holds file-level problems (field "file", or the offending column name for
+a bad header).
 
-CSV cells are stripped; an empty cell means "no value": the key is left out for fields with
-a default (timezone, status, amenities) and set to None for nullable ones. GeoJSON ``null``
-and empty strings are treated the same way.
+Headers and property names may be Chinese (columns.py: 名称 for name, 纬度 for lat, ...); an
+error names the column (`lat`), and its message starts with the header as the file wrote it
+when that differs (`纬度: Must be between -90 and 90.`). Cells may give kinds, statuses and
+amenities by their Chinese labels (core.vocabulary: 驿站, 暂停开放, 微波炉); a `crs` (坐标系)
+cell gives that row's datum, overriding the request's.
+
+Cells are stripped; an empty cell means "no value": the key is left out for fields with
+a default (timezone, status, amenities) and set to None for nullable ones (cells.py). GeoJSON
+``null``, empty strings and empty worksheet cells are treated the same way; a worksheet's
+numbers, dates and booleans are read as such (xlsx.py).
 """
 
 import csv
@@ -21,39 +31,30 @@ import io
 import itertools
 import logging
 import math
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from marshmallow import ValidationError
 
 from service.core.api import NumberTooLong, load_json
-from service.core.params import PLAIN_NUMBER
 from service.geo.datums import CRS_NAMES, to_wgs84
+from service.imports import cells, columns, xlsx
 from service.sites.schemas import SiteWriteSchema
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "external_id", "kind", "name", "name_en", "address", "lat", "lon", "amenities",
-    "opening_hours", "timezone", "workday_swaps", "special_days", "status", "closed_until",
-    "closure_reason", "area_m2", "star_rating", "phone", "description", "org",
-)  # fmt: skip
-REQUIRED_COLUMNS = ("external_id", "kind", "name", "lat", "lon")
-NULLABLE = {
-    "name_en", "address", "opening_hours", "area_m2", "star_rating", "phone", "description",
-    "closed_until", "closure_reason",
-}  # fmt: skip
-# A CSV cell of workday_swaps; special_days is a cell of JSON, as the API takes it.
-FLAGS = {"true": True, "false": False, "1": True, "0": False, "是": True, "否": False}
-MEDIA_TYPES = {"text/csv": "csv", "application/geo+json": "geojson", "application/json": "geojson"}
-AMENITY_SEPARATORS = re.compile(r"[,，、]")
-_OMIT = object()  # "leave the key out so the schema's default applies"
+COLUMNS = columns.COLUMNS
+MEDIA_TYPES = {
+    "text/csv": "csv",
+    xlsx.MEDIA_TYPE: "xlsx",
+    "application/geo+json": "geojson",
+    "application/json": "geojson",
+}
 
 
 @dataclass(frozen=True)
 class ImportRow:
-    number: int  # 1-based: CSV data rows (header excluded), GeoJSON feature index + 1
+    number: int  # CSV: data rows from 1; XLSX: the worksheet's row; GeoJSON: feature index + 1
     org: str | None  # the row's `org` column/property, None when absent or empty
     data: dict  # the validated write shape: exactly what SiteWriteSchema().load() returns
 
@@ -76,15 +77,18 @@ def parse(
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in MEDIA_TYPES:
         raise ValueError(
-            f"Unsupported content type {media!r}: send text/csv or application/geo+json."
+            f"Unsupported content type {media!r}: send text/csv, an XLSX workbook or "
+            "application/geo+json."
         )
     if crs not in CRS_NAMES:
         raise ValueError(f"Unknown crs {crs!r}; expected one of {', '.join(CRS_NAMES)}.")
-    text = _decode(body)
-    if text is None:
+    if MEDIA_TYPES[media] == "xlsx":
+        records, errors = _xlsx_records(body, max_rows)
+    elif (text := _decode(body)) is None:
         return [], [RowError(0, "file", "The file is not UTF-8 or GB18030 text.")]
-    split = _csv_records if MEDIA_TYPES[media] == "csv" else _geojson_records
-    records, errors = split(text, max_rows)
+    else:
+        split = _csv_records if MEDIA_TYPES[media] == "csv" else _geojson_records
+        records, errors = split(text, max_rows)
     rows = _validate(records, errors, crs)
     logger.debug("parsed %d rows, %d errors", len(rows), len(errors))
     return rows, errors
@@ -100,16 +104,21 @@ def _decode(body: bytes) -> str | None:
     return None
 
 
-# A record is (row number, property values, location, errors found while splitting); values
-# are None when there is nothing to validate, location is None when the geometry is unusable.
-Record = tuple[int, dict | None, dict | None, list[RowError]]
+# A record is (row number, property values, location, errors found while splitting, the header
+# as written for columns named otherwise); values are None when there is nothing to validate,
+# location is None when the geometry is unusable.
+Record = tuple[int, dict | None, dict | None, list[RowError], dict[str, str]]
+
+
+def _header(cells: list[str]) -> tuple[list[str], dict[str, str], list[RowError]]:
+    names, written, problems = columns.header(cells)
+    return names, written, [RowError(0, p.field, p.message) for p in problems]
 
 
 def _csv_records(text: str, max_rows: int) -> tuple[Iterable[Record], list[RowError]]:
     try:
         lines = _csv_lines(text)
-        header = [name.strip().lower() for name in next(lines, (0, []))[1]]
-        errors = _header_errors(header)
+        names, written, errors = _header(next(lines, (0, []))[1])
         if errors:
             return [], errors
         # A first pass that keeps nothing: cheap, and it finds malformed CSV before any row.
@@ -119,7 +128,7 @@ def _csv_records(text: str, max_rows: int) -> tuple[Iterable[Record], list[RowEr
         return [], [RowError(0, "file", f"Unreadable CSV: {exc}.")]
     lines = _csv_lines(text)
     next(lines)
-    return (_csv_record(number, header, cells) for number, cells in lines), []
+    return (_table_record(number, names, cells, written) for number, cells in lines), []
 
 
 def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -133,40 +142,48 @@ def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
         raise csv.Error(f"{exc} (line {reader.line_num})") from None
 
 
-def _header_errors(header: list[str]) -> list[RowError]:
-    if not any(header):
-        return [RowError(0, "file", "The file is empty: expected a header row of column names.")]
-    named = [name for name in header if name]
-    errors = []
-    for name in dict.fromkeys(named):
-        if name not in COLUMNS:  # e.g. id or version: never writable (mass assignment)
-            errors.append(RowError(0, name, f"Unknown column; allowed: {', '.join(COLUMNS)}."))
-        elif named.count(name) > 1:
-            errors.append(RowError(0, name, "Duplicate column."))
-    errors += [
-        RowError(0, name, "Missing required column.")
-        for name in REQUIRED_COLUMNS
-        if name not in named
-    ]
-    return errors
+def _xlsx_records(body: bytes, max_rows: int) -> tuple[Iterable[Record], list[RowError]]:
+    try:
+        lines = xlsx.read(body, max_rows + 2)  # the header, max_rows rows and one too many
+    except xlsx.Unreadable as exc:
+        return [], [RowError(0, "file", str(exc))]
+    header = [xlsx.header_text(value) for value in lines[0][1]] if lines else []
+    names, written, errors = _header(header)
+    if errors:
+        return [], errors
+    if len(lines) - 1 > max_rows:
+        raise TooLarge(f"More than {max_rows} rows.")
+    # An empty cell is an empty value, as in CSV, also right of a row's last value.
+    padded = ((number, cells + [None] * (len(names) - len(cells))) for number, cells in lines[1:])
+    return (
+        _table_record(
+            number, names, [xlsx.cell(_name(names, i), v) for i, v in enumerate(cells)], written
+        )
+        for number, cells in padded
+    ), []
 
 
-def _csv_record(number: int, header: list[str], cells: list[str]) -> Record:
+def _name(names: list[str], index: int) -> str:
+    return names[index] if index < len(names) else ""
+
+
+def _table_record(number: int, names: list[str], cells: list, written: dict) -> Record:
+    """A CSV or worksheet row: cells by column, and lat/lon as the location."""
     values, errors = {}, []
     for index, cell in enumerate(cells):
-        name = header[index] if index < len(header) else ""
+        name = _name(names, index)
         if name:
             values[name] = cell
-        elif cell.strip():  # Excel leaves nameless trailing columns; they must stay empty
+        elif not xlsx.blank(cell):  # Excel leaves nameless trailing columns; they must stay empty
             errors.append(
                 RowError(number, f"column {index + 1}", "Value in a column without a name.")
             )
     location = {}
     for axis in ("lat", "lon"):
-        value = values.pop(axis, "").strip()
-        if value:
-            location[axis] = value
-    return number, values, location, errors
+        value = values.pop(axis, None)
+        if not xlsx.blank(value):
+            location[axis] = value.strip() if isinstance(value, str) else value
+    return number, values, location, errors, written
 
 
 def _geojson_records(text: str, max_rows: int) -> tuple[Iterable[Record], list[RowError]]:
@@ -190,15 +207,18 @@ def _geojson_records(text: str, max_rows: int) -> tuple[Iterable[Record], list[R
 
 def _geojson_record(number: int, feature) -> Record:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        return number, None, None, [RowError(number, "feature", "Not a GeoJSON Feature object.")]
+        error = RowError(number, "feature", "Not a GeoJSON Feature object.")
+        return number, None, None, [error], {}
     properties = feature.get("properties") or {}
     if not isinstance(properties, dict):
-        return number, None, None, [RowError(number, "properties", "Must be an object.")]
+        return number, None, None, [RowError(number, "properties", "Must be an object.")], {}
+    values, written, problems = columns.properties(properties)
+    errors = [RowError(number, p.field, p.message) for p in problems]
     try:
         location = _point(feature.get("geometry"))
     except ValueError as exc:
-        return number, properties, None, [RowError(number, "geometry", str(exc))]
-    return number, properties, location, []
+        return number, values, None, [*errors, RowError(number, "geometry", str(exc))], written
+    return number, values, location, errors, written
 
 
 def _point(geometry) -> dict:
@@ -220,27 +240,45 @@ def _validate(records: Iterable[Record], errors: list[RowError], crs: str) -> li
     schema = SiteWriteSchema()
     first_seen: dict[tuple, int] = {}
     rows = []
-    for number, values, location, split_errors in records:
+    for number, values, location, split_errors, written in records:
         if values is None:
             errors.extend(split_errors)
             continue
-        body, row_errors = _body(number, values, location)
-        row_errors = split_errors + row_errors + _duplicate(number, body, first_seen)
+        row_crs, crs_errors = _row_crs(number, values.pop("crs", None), crs)
+        body, cell_errors = _body(number, values, location)
+        row_errors = crs_errors + cell_errors + _duplicate(number, body, first_seen)
         try:
             data = schema.load(body)
         except ValidationError as err:
             data = None
-            flat = _flatten(number, err.messages)
-            # A bad geometry is already reported; do not add "location: missing" to it.
-            row_errors += [e for e in flat if location is not None or e.field != "location"]
+            # A bad geometry or cell is already reported; do not add "missing" to it.
+            reported = {e.field for e in cell_errors} | (
+                {"location"} if location is None else set()
+            )
+            row_errors += [e for e in _flatten(number, err.messages) if e.field not in reported]
+        row_errors = split_errors + [_as_written(e, written) for e in row_errors]
         if row_errors or data is None:
             errors.extend(sorted(row_errors, key=lambda e: e.field))  # marshmallow's order varies
             continue
-        if crs != "wgs84":
-            lat, lon = to_wgs84(data["location"]["lat"], data["location"]["lon"], crs)
+        if row_crs != "wgs84":
+            lat, lon = to_wgs84(data["location"]["lat"], data["location"]["lon"], row_crs)
             data["location"] = {"lat": lat, "lon": lon}
         rows.append(ImportRow(number, data.get("org"), data))
     return rows
+
+
+def _as_written(error: RowError, written: dict[str, str]) -> RowError:
+    """The error with the column's header as the file wrote it (纬度 for lat) in front."""
+    name = written.get(error.field)
+    return error if name is None else RowError(error.row, error.field, f"{name}: {error.message}")
+
+
+def _row_crs(number: int, value, crs: str) -> tuple[str, list[RowError]]:
+    """The datum of a row: its own `crs` cell (wgs84, 高德, BD-09, ...) or the request's."""
+    try:
+        return cells.datum(value, crs), []
+    except ValueError as exc:
+        return crs, [RowError(number, "crs", str(exc))]
 
 
 def _duplicate(number: int, body: dict, first_seen: dict[tuple, int]) -> list[RowError]:
@@ -264,11 +302,11 @@ def _body(number: int, values: dict, location: dict | None) -> tuple[dict, list[
     body, errors = {}, []
     for field, raw in values.items():
         try:
-            value = _convert(field, raw)
+            value = cells.convert(field, raw)
         except ValueError as exc:
             errors.append(RowError(number, field, str(exc)))
             continue
-        if value is not _OMIT:
+        if value is not cells.OMIT:
             body[field] = value
     if not body.get("external_id"):
         message = "Required in imports: it is the key that updates the site on re-import."
@@ -276,47 +314,6 @@ def _body(number: int, values: dict, location: dict | None) -> tuple[dict, list[
     if location is not None:
         body["location"] = location
     return body, errors
-
-
-def _convert(field: str, value):
-    """One cell or property as the schema expects it; ValueError when it cannot be."""
-    if isinstance(value, str):
-        value = value.strip()
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            raise ValueError("Must not contain NUL characters.")
-    if value is None or value == "":
-        return None if field in NULLABLE else _OMIT
-    if field == "amenities" and isinstance(value, str):
-        codes = (code.strip() for code in AMENITY_SEPARATORS.split(value))
-        return list(dict.fromkeys(code for code in codes if code))
-    if field == "area_m2" and isinstance(value, str):
-        return _number(value, "Not a valid number.")
-    if field == "star_rating" and isinstance(value, str | float):
-        number = _number(value, "Not a valid integer.") if isinstance(value, str) else value
-        if not number.is_integer():  # "3" and "3.0" are 3; "3.5" and NaN are errors
-            raise ValueError("Not a valid integer.")
-        return int(number)
-    if field == "workday_swaps" and isinstance(value, str):
-        if value.lower() not in FLAGS:
-            raise ValueError("Must be true or false (是/否).")
-        return FLAGS[value.lower()]
-    if field == "special_days" and isinstance(value, str):
-        try:
-            return load_json(value)
-        except (ValueError, NumberTooLong):
-            raise ValueError(
-                'Must be a JSON list, e.g. [{"from": "2027-02-10", "hours": "off"}].'
-            ) from None
-    if field == "external_id" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # GeoJSON exports often carry numeric ids
-    return value
-
-
-def _number(text: str, message: str) -> float:
-    # float() alone would also take "nan", "inf" and "1_000"; a cell must be a plain decimal.
-    if not PLAIN_NUMBER.fullmatch(text):
-        raise ValueError(message)
-    return float(text)
 
 
 def _column(field: str, key) -> str:

@@ -20,10 +20,12 @@ import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from service import create_app
 from service.core.settings import TestConfig
+from service.imports import template, xlsx
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))
 STATEFUL = os.environ.get("CONTRACT_STATEFUL") == "1"
@@ -138,6 +140,12 @@ CONFIG = SchemathesisConfig.from_dict(
 )
 # The document does not depend on the database: load it once from an app of the test config,
 # then send every request to the `app` fixture (the throwaway database).
+# XLSX imports: the template workbook (valid), a truncated one and bytes that are no zip.
+_TEMPLATE = template.workbook_bytes()
+schemathesis.openapi.media_type(
+    xlsx.MEDIA_TYPE,
+    st.sampled_from([_TEMPLATE, _TEMPLATE[: len(_TEMPLATE) // 2], b"PK\x03\x04 no workbook"]),
+)
 schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app(TestConfig), config=CONFIG)
 
 

@@ -304,6 +304,7 @@ GET_OPERATIONS = [
     "/v1/tiles/{z}/{x}/{y}.mvt",
     "/v1/amenities",
     "/v1/holidays",
+    "/v1/imports/template.xlsx",
     "/ogc",
     "/ogc/conformance",
     "/ogc/collections",
@@ -396,7 +397,9 @@ def get_request(client, data, path: str, hostile: set[str], admin: dict, site_id
         send(client, "GET", url, query_string=encode_query(query), headers=headers)
 
 
-ADMIN_READS = {"/v1/sites/{site_id}/history", "/v1/reports", "/v1/orgs"}
+ADMIN_READS = {
+    "/v1/sites/{site_id}/history", "/v1/reports", "/v1/orgs", "/v1/imports/template.xlsx",
+}  # fmt: skip
 HEADERS = ["Authorization", "If-None-Match", "Accept", "X-API-Key"]
 ONE_HOSTILE = [
     pytest.param(path, name, id=f"{path}:{name}")

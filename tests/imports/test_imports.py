@@ -257,7 +257,12 @@ def test_the_documented_body_is_in_the_openapi_document_and_its_example_imports(
     spec = client.get("/openapi.json").get_json()
     body = spec["paths"]["/v1/imports"]["post"]["requestBody"]
     assert body["required"] is True
-    assert set(body["content"]) == {"text/csv", "application/geo+json", "multipart/form-data"}
+    assert set(body["content"]) == {
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/geo+json",
+        "multipart/form-data",
+    }
     example = body["content"]["text/csv"]["example"]
     r = post(client, bearer("zj", "admin"), example.encode(), org="zj.zs", dry_run="true")
     assert r.status_code == 200, r.get_json()
