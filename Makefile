@@ -9,7 +9,7 @@ PORT ?= 8000
 export DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/yizhan
 export PORT
 
-.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes bench-ab bench-servers \
+.PHONY: run test install db lint format clean bench replica-proof drill bench-quick bench-sizes bench-ab bench-servers bench-special-days bench-console \
 	fuzz fuzz-contract fuzz-properties fuzz-atheris
 
 SIZE ?= 1e6
@@ -19,7 +19,8 @@ REPS ?= 3
 run: db
 	$(YIZHAN) seed
 	$(YIZHAN) hours refresh
-	@echo "Yizhan serves the demo data on http://127.0.0.1:$(PORT) (API docs: /docs)"
+	$(YIZHAN) users demo-admin --url http://127.0.0.1:$(PORT)/admin/
+	@echo "Yizhan serves the demo data on http://127.0.0.1:$(PORT) (API docs: /docs, staff console: /admin/)"
 	$(YIZHAN) serve --bind 127.0.0.1 --port $(PORT)
 
 test: install
@@ -78,6 +79,19 @@ bench-servers: install
 	scripts/ensure-postgres.sh
 	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
 	$(PY) bench/http_servers.py $(BENCH_ARGS)
+
+# Nearby at 1e6 sites where 5% have special days and 1% are closed until a date, against the
+# same sites without, in alternation (bench/special_days.py); also what materialising costs.
+bench-special-days: install
+	scripts/ensure-postgres.sh
+	command -v wrk >/dev/null || scripts/ensure-debian-packages.sh wrk
+	$(PY) bench/special_days.py $(BENCH_ARGS)
+
+# The staff console's pages for an org subtree of 10,000 sites: p50/p95 per page
+# (bench/console.py).
+bench-console: install
+	scripts/ensure-postgres.sh
+	$(PY) bench/console.py $(BENCH_ARGS)
 
 # CI's form of `make bench` (.ci/run): 1e5 sites, 2 s per measurement, 1 repetition, 4
 # connections, floors and peers included. Writes bench-out/report-1e5-quick.md.

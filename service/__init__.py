@@ -20,6 +20,11 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.access import partners
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
+    from service.console import auth as console_auth
+    from service.console.import_pages import blp as console_import_blp
+    from service.console.routes import blp as console_blp
+    from service.console.site_pages import blp as console_sites_blp
+    from service.console.work_pages import blp as console_work_blp
     from service.core import docs, headers, problems
     from service.core.api import AsciiIntegerConverter, IdConverter, api
     from service.core.db import db
@@ -60,10 +65,15 @@ def create_app(config: type | dict | None = None) -> Flask:
         ogc_blp,
         health_blp,
         web_blp,
+        console_blp,
+        console_sites_blp,
+        console_work_blp,
+        console_import_blp,
     ):
         api.register_blueprint(blp)
     docs.register(app)
     partners.init_app(app)
+    console_auth.init_app(app)
     if app.config["TRUSTED_PROXIES"] > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

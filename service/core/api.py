@@ -146,3 +146,13 @@ def require_json() -> None:
     """Before a JSON write: 415 unless the body is declared as JSON."""
     if request.method in ("POST", "PATCH", "PUT") and not request.is_json:
         abort(415, message="Send the body as application/json.")
+
+
+class PageBlueprint(flask_smorest.Blueprint):
+    """A blueprint the flask-smorest Api registers without documenting: no paths, no tag."""
+
+    def register_views_in_doc(self, api, app, spec, *, name, parameters):
+        # Api.register_blueprint adds a tag for every blueprint right after this call;
+        # an empty tag would show as an empty section in /docs, so it is dropped.
+        add_tag = spec.tag
+        spec.tag = lambda tag: spec if tag.get("name") == name else add_tag(tag)

@@ -54,6 +54,12 @@ class Config:
     TRUSTED_HOSTS = _hosts("TRUSTED_HOSTS", "localhost,127.0.0.1,[::1]")
     # Callable returning an aware datetime; tests replace it to freeze "now".
     NOW = None
+    # Signs the console's CSRF tokens and keys the HMAC of client addresses. Set it in
+    # production (the same value for every instance); unset, one is kept in instance/.
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    # The console's cookie is Secure when the request came over HTTPS (behind TRUSTED_PROXIES,
+    # as the proxy says); set this to require it always.
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "") == "1"
 
     API_TITLE = "Yizhan"
     API_VERSION = "v1"
@@ -75,3 +81,4 @@ class TestConfig(Config):
     ANON_PER_MINUTE = 0  # unlimited, except in the tests of quotas
     USAGE_FLUSH_SECONDS = 0
     REDIS_URL = None
+    SECRET_KEY = "test secret, not for production"

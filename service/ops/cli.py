@@ -4,8 +4,6 @@ import logging
 import os
 import shutil
 import sys
-from contextlib import contextmanager
-from datetime import timedelta
 
 import click
 import sqlalchemy as sa
@@ -13,26 +11,17 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from service import create_app
-from service.access import tokens, users
 from service.core.clock import now
 from service.core.db import db, statement_timeout
-from service.core.models import ROLES
 from service.geo.datums import CRS_NAMES
 from service.hours import calendar
 from service.hours import store as hours_store
-from service.ops import maintenance
+from service.imports import xlsx
+from service.ops import access_cli, maintenance
+from service.ops.access_cli import refusal
 from service.sites import store as site_store
 
 logger = logging.getLogger(__name__)
-
-
-@contextmanager
-def refusal():
-    """A refused command says why in one line, not with a traceback."""
-    try:
-        yield
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
@@ -40,6 +29,10 @@ def main() -> None:
     """Yizhan: the union waystation registry."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+for _group in (access_cli.keys_group, access_cli.users_group, access_cli.tokens_group):
+    main.add_command(_group)
 
 
 @main.group("db")
@@ -186,7 +179,14 @@ def import_file(path: str, org_code: str, dry_run: bool, crs: str) -> None:
     from service.imports.parse import TooLarge
     from service.imports.pipeline import Rejected, Settings, run_import
 
-    media = "application/geo+json" if path.lower().endswith(("json", "geojson")) else "text/csv"
+    lower = path.lower()
+    media = (
+        "application/geo+json"
+        if lower.endswith(("json", "geojson"))
+        else xlsx.MEDIA_TYPE
+        if lower.endswith(".xlsx")
+        else "text/csv"
+    )
     with open(path, "rb") as f:
         body = f.read()
     try:
@@ -217,130 +217,6 @@ def import_file(path: str, org_code: str, dry_run: bool, crs: str) -> None:
         f"{outcome.created} created, {outcome.updated} updated, {outcome.unchanged} unchanged "
         f"({verb} written)"
     )
-
-
-@main.group("keys")
-def keys_group() -> None:
-    """Partner API keys for map apps (X-API-Key): never admin credentials."""
-
-
-@keys_group.command("create")
-@click.argument("name")
-@click.option(
-    "--per-minute",
-    type=click.IntRange(1, 1_000_000),
-    default=None,
-    help="Quota (default: DEFAULT_PARTNER_PER_MINUTE).",
-)
-@with_appcontext
-def keys_create(name: str, per_minute: int | None) -> None:
-    """Create a key for a partner; prints the key once."""
-    from service.access import partners
-
-    quota = per_minute or current_app.config["DEFAULT_PARTNER_PER_MINUTE"]
-    with db.writing() as conn, refusal():
-        try:
-            key_id, key = partners.create(conn, name, quota)
-        except sa.exc.IntegrityError:
-            raise ValueError(f"a key named {name!r} exists") from None
-    click.echo(f"key {key_id} for {name} ({quota}/min); it is shown only now:", err=True)
-    click.echo(key)
-
-
-@keys_group.command("list")
-@with_appcontext
-def keys_list() -> None:
-    """Keys with their quota and today's (UTC) request count."""
-    from service.access import partners
-
-    with db.reading(primary=True) as conn:
-        rows = partners.listing(conn, now().date())
-    for r in rows:
-        state = "revoked" if r.revoked_at else "active"
-        click.echo(f"{r.id}\t{r.name}\t{r.per_minute}/min\t{state}\ttoday={r.today}")
-
-
-@keys_group.command("revoke")
-@click.argument("key_id", type=int)
-@with_appcontext
-def keys_revoke(key_id: int) -> None:
-    """Revoke a key (within CACHE_SECONDS on every worker)."""
-    from service.access import partners
-
-    with db.writing() as conn:
-        if not partners.revoke(conn, key_id, now()):
-            raise click.ClickException(f"no active key {key_id}")
-    click.echo(f"key {key_id} revoked")
-
-
-@main.group("users")
-def users_group() -> None:
-    """Admin users (each belongs to one org, with a role)."""
-
-
-@users_group.command("add")
-@click.option("--org", "org_code", required=True, help="Org code, e.g. zj.zs.dh")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.argument("name")
-@with_appcontext
-def users_add(org_code: str, role: str, name: str) -> None:
-    """Add a user to an org (or change its role)."""
-    with db.writing() as conn, refusal():
-        user_id = users.ensure_user(conn, org_code, name, role)
-    click.echo(f"user {name} ({role}) in {org_code}: id {user_id}")
-
-
-@main.group("tokens")
-def tokens_group() -> None:
-    """API tokens: shown once at creation, stored as a hash."""
-
-
-@tokens_group.command("create")
-@click.option("--org", "org_code", required=True, help="Org code, e.g. zj.zs.dh")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--user", "user_name", default=None, help="User name (default: <org>-<role>).")
-@click.option("--expires-days", type=click.IntRange(1, 3650), default=None)
-@click.option("--label", default=None, help="What the token is for.")
-@with_appcontext
-def tokens_create(
-    org_code: str, role: str, user_name: str | None, expires_days: int | None, label: str | None
-) -> None:
-    """Create a token for a user of ORG with ROLE; prints the token once."""
-    user_name = user_name or f"{org_code}-{role}"
-    expires = timedelta(days=expires_days) if expires_days else None
-    with db.writing() as conn, refusal():
-        user_id = users.ensure_user(conn, org_code, user_name, role)
-        token_id, token = tokens.create_token(conn, user_id, now(), expires, label)
-    click.echo(
-        f"token {token_id} for {user_name} ({role}, {org_code}); it is shown only now:", err=True
-    )
-    click.echo(token)
-
-
-@tokens_group.command("list")
-@click.option("--org", "org_code", default=None, help="Only this org's subtree.")
-@with_appcontext
-def tokens_list(org_code: str | None) -> None:
-    """List tokens (never the tokens themselves)."""
-    with db.reading(primary=True) as conn:
-        rows = tokens.list_tokens(conn, org_code)
-    for r in rows:
-        state = "revoked" if r.revoked_at else "active"
-        click.echo(
-            f"{r.id}\t{r.code}\t{r.name}\t{r.role}\t{state}\t"
-            f"expires={r.expires_at or '-'}\tlast_used={r.last_used_at or '-'}\t{r.label or ''}"
-        )
-
-
-@tokens_group.command("revoke")
-@click.argument("token_id", type=int)
-@with_appcontext
-def tokens_revoke(token_id: int) -> None:
-    """Revoke a token at once."""
-    with db.writing() as conn:
-        if not tokens.revoke_token(conn, token_id, now()):
-            raise click.ClickException(f"no active token {token_id}")
-    click.echo(f"token {token_id} revoked")
 
 
 @main.command("serve")

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 from flask import abort, render_template, send_from_directory
-from flask_smorest import Blueprint as SmorestBlueprint
+
+from service.core.api import PageBlueprint
 
 REPO = Path(__file__).resolve().parents[2]
 MAPLIBRE_DIST = Path(
@@ -42,16 +43,6 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-class PageBlueprint(SmorestBlueprint):
-    """A blueprint the flask-smorest Api registers without documenting: no paths, no tag."""
-
-    def register_views_in_doc(self, api, app, spec, *, name, parameters):
-        # Api.register_blueprint adds a tag for every blueprint right after this call;
-        # an empty tag would show as an empty section in /docs, so it is dropped.
-        add_tag = spec.tag
-        spec.tag = lambda tag: spec if tag.get("name") == name else add_tag(tag)
 
 
 blp = PageBlueprint(

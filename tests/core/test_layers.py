@@ -24,7 +24,7 @@ LAYER = {
     "hours": 2,
     **dict.fromkeys(
         ["sites", "orgs", "imports", "reports", "changes", "tiles", "ogc", "amenities"]
-        + ["holidays", "health", "web"],
+        + ["holidays", "health", "web", "console"],
         RESOURCE,
     ),
     "ops": 4,
