@@ -1,6 +1,6 @@
 # Yizhan API image: gunicorn as a non-root user; migrates the database on start.
 
-# The map page's MapLibre GL JS comes from npm (pinned by web/package-lock.json).
+# The map page's MapLibre GL JS and the console's htmx come from npm (web/package-lock.json).
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PORT=8000 \
-    MAPLIBRE_DIST=/app/maplibre
+    MAPLIBRE_DIST=/app/maplibre \
+    HTMX_DIST=/app/htmx
 
 WORKDIR /app
 COPY requirements.txt ./
@@ -22,6 +23,7 @@ COPY service ./service
 COPY schema ./schema
 COPY fixtures ./fixtures
 COPY --from=web /web/node_modules/maplibre-gl/dist ./maplibre
+COPY --from=web /web/node_modules/htmx.org/dist ./htmx
 RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --uid 10001 --home-dir /app yizhan
 

@@ -132,12 +132,19 @@ def apply(url: str, args, unique: bool) -> dict:
         t0 = time.monotonic()
         conn.execute(
             sa.text(
-                "UPDATE sites SET special_days = :sd, hours_pattern_id = :pid, "
-                "closed_until = :until, closure_reason = CASE WHEN :until IS NULL THEN NULL "
-                "ELSE '装修' END, status = CASE WHEN :until IS NULL THEN status "
-                "ELSE 'temporarily_closed' END WHERE id = :id"
+                "UPDATE sites s SET special_days = u.sd, hours_pattern_id = u.pid, "
+                "closed_until = u.until, closure_reason = CASE WHEN u.until IS NULL THEN NULL "
+                "ELSE '装修' END, status = CASE WHEN u.until IS NULL THEN s.status "
+                "ELSE 'temporarily_closed' END "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:sds AS text[]), CAST(:pids AS int[]), "
+                "CAST(:untils AS date[])) AS u(id, sd, pid, until) WHERE s.id = u.id"
             ),
-            rows,
+            {
+                "ids": [r["id"] for r in rows],
+                "sds": [r["sd"] for r in rows],
+                "pids": [r["pid"] for r in rows],
+                "untils": [r["until"] for r in rows],
+            },
         )
         result["update_s"] = round(time.monotonic() - t0, 1)
         result.update(

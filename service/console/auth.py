@@ -19,25 +19,13 @@ from service.access import accounts
 from service.access.tokens import Principal
 from service.console.sessions import PgSessionInterface
 from service.core.db import db
+from service.core.headers import page_csp
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-# Only this origin; nothing inline, no eval, no framing, forms post here only.
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# Forms post to this origin only.
+CSP = page_csp("'self'")
 
 
 class ConsoleUser(UserMixin):

@@ -6,6 +6,7 @@ account as the API's principal) and its security headers.
 """
 
 import logging
+import os
 from pathlib import Path
 
 from flask import (
@@ -31,7 +32,8 @@ from service.core.db import db
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-HTMX = REPO / "web" / "node_modules" / "htmx.org" / "dist"
+# htmx comes from npm (web/package-lock.json), as MapLibre does; HTMX_DIST overrides the place.
+HTMX = Path(os.environ.get("HTMX_DIST") or REPO / "web" / "node_modules" / "htmx.org" / "dist")
 FAILED = "用户名或密码错误，或已因多次失败暂时锁定 15 分钟 (wrong user name or password, or locked)"
 TOO_MANY = "此地址登录失败次数过多，请 15 分钟后再试 (too many failed logins from this address)"
 

@@ -102,12 +102,17 @@ def at(day: date, hour: int) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def holidays_2026(database_url):
+def calendar_2026(database_url) -> calendar.Calendar:
     engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
     with engine.connect() as conn:
-        found = calendar.read(conn).holidays_around(datetime(2026, 1, 1), datetime(2027, 1, 1))
+        found = calendar.read(conn)
     engine.dispose()
     return found
+
+
+@pytest.fixture(scope="module")
+def holidays_2026(calendar_2026):
+    return calendar_2026.holidays_around(datetime(2026, 1, 1), datetime(2027, 1, 1))
 
 
 def test_weekday_hours_close_on_every_day_off_and_keep_the_make_up_saturdays_shut(holidays_2026):
@@ -119,12 +124,8 @@ def test_weekday_hours_close_on_every_day_off_and_keep_the_make_up_saturdays_shu
 
 
 @pytest.fixture(scope="module")
-def workdays_2026(database_url):
-    engine = make_engine(database_url, pool_size=1, statement_timeout_ms=0)
-    with engine.connect() as conn:
-        found = calendar.read(conn).workdays_around(datetime(2026, 1, 1), datetime(2027, 1, 1))
-    engine.dispose()
-    return found
+def workdays_2026(calendar_2026):
+    return calendar_2026.workdays_around(datetime(2026, 1, 1), datetime(2027, 1, 1))
 
 
 def test_with_workday_swaps_every_make_up_day_opens_with_monday_hours(holidays_2026, workdays_2026):
