@@ -67,7 +67,7 @@ def copy_database(source: str, target: str) -> None:
     conn.autocommit = True
     with conn.cursor() as cur:
         name, template = target.rsplit("/", 1)[1], source.rsplit("/", 1)[1]
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     conn.close()
 
@@ -77,7 +77,7 @@ def drop_database(url: str) -> None:
     conn = psycopg2.connect(admin)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
+        cur.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     conn.close()
 
 
