@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "yzk_"
 PUBLIC_BLUEPRINTS = {"sites", "amenities", "changes", "tiles", "ogc", "holidays"}
-PUBLIC_ENDPOINTS = {"reports.SiteReports"}  # riders report from browsers too
+# Riders report from browsers too; district pickers read the org tree.
+PUBLIC_ENDPOINTS = {"reports.SiteReports", "orgs.PublicOrgs"}
 EXPOSED = "ETag, Location, Retry-After, Content-Type"
 
 

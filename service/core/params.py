@@ -86,32 +86,55 @@ class Flag(fields.Boolean):
 
 
 class CommaList(fields.Field):
-    """`a,b,c` in a query string: a de-duplicated list of allowed codes."""
+    """`a,b,c` in a query string: a de-duplicated list of allowed codes. With `words` (code ->
+    its Chinese label and synonyms) and `resolve` (a word -> its code or None), an item may also
+    be a label (`驿站`, `微波炉`, `热饭`); an unknown one is refused naming the nearest labels."""
 
-    def __init__(self, allowed, what: str, max_items: int = 20, **kwargs) -> None:
+    def __init__(
+        self,
+        allowed,
+        what: str,
+        max_items: int = 20,
+        words=None,
+        resolve=None,
+        nearest=None,
+        **kwargs,
+    ) -> None:
         codes = sorted(allowed() if callable(allowed) else allowed)
-        one = "(" + "|".join(re.escape(c) for c in codes) + ")"
-        # Documented as what a client should send: known codes, no spaces, no empty items.
+        also = sorted(
+            {w for ws in (words() if callable(words) else words or {}).values() for w in ws}
+        )
+        one = "(" + "|".join(re.escape(c) for c in [*codes, *also]) + ")"
+        # Documented as what a client should send: known codes or labels, no spaces, no empties.
         doc = {"type": "string", "pattern": f"^{one}(,{one}){{0,{max_items - 1}}}$"}
         kwargs["metadata"] = {**doc, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
         self.allowed = allowed
         self.what = what
         self.max_items = max_items
+        self.resolve = resolve
+        self.nearest = nearest
 
     def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
         if not isinstance(value, str):
             raise ValidationError("Expected a comma-separated list.")
-        items = [v.strip() for v in value.split(",") if v.strip()]
+        items = [v.strip() for v in re.split(r"[,，、]", value) if v.strip()]
         if not items:
             raise ValidationError("Expected at least one value.")
         if len(items) > self.max_items:
             raise ValidationError(f"At most {self.max_items} values.")
         allowed = self.allowed() if callable(self.allowed) else self.allowed
-        unknown = [v for v in items if v not in allowed]
+        found, unknown = [], []
+        for item in items:
+            code = item if item in allowed else self.resolve(item) if self.resolve else None
+            (found if code in allowed else unknown).append(code if code in allowed else item)
         if unknown:
-            raise ValidationError(f"Unknown {self.what}: {', '.join(unknown)}.")
-        return list(dict.fromkeys(items))
+            hints = []
+            for word in unknown[:3]:
+                near = self.nearest(word) if self.nearest else []
+                hints.append(f"{word} (nearest: {', '.join(near)})" if near else word)
+            raise ValidationError(f"Unknown {self.what}: {'; '.join(hints)}.")
+        return list(dict.fromkeys(found))
 
 
 class Coordinate(fields.Float):
@@ -152,11 +175,27 @@ class Instant(fields.DateTime):
 
 
 def kind_list(**kwargs) -> CommaList:
-    return CommaList(KINDS, "kind", **kwargs)
+    """Kinds by code or label: `station` or 驿站, `home` or 职工之家, `facility` or 服务设施."""
+    return CommaList(
+        KINDS,
+        "kind",
+        words=vocabulary.KIND_LABELS,
+        resolve=vocabulary.kind_code,
+        nearest=lambda word: [ws[0] for ws in vocabulary.KIND_LABELS.values()],
+        **kwargs,
+    )
 
 
 def amenity_list(**kwargs) -> CommaList:
-    return CommaList(vocabulary.codes, "amenity", **kwargs)
+    """Amenities by code, Chinese label or synonym (GET /v1/amenities; 微波炉 or 热饭)."""
+    return CommaList(
+        vocabulary.codes,
+        "amenity",
+        words=vocabulary.amenity_words,
+        resolve=vocabulary.amenity_code,
+        nearest=vocabulary.nearest_amenities,
+        **kwargs,
+    )
 
 
 def crs_field() -> fields.String:

@@ -1,5 +1,9 @@
 """The org tree: read your subtree; admins create orgs below their own."""
 
+import hashlib
+
+import orjson
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
@@ -37,6 +41,30 @@ class OrgIn(Schema):
 
 def _shape(code: str, name: str) -> dict:
     return {"code": code, "name": name, "parent": orgs.parent(code)}
+
+
+class PublicOrgArgs(StrictQuery):
+    under = org_code(metadata={"description": "Only this org and the orgs below it."})
+
+
+@blp.route("/public")
+class PublicOrgs(MethodView):
+    @blp.arguments(PublicOrgArgs, location="query")
+    @blp.response(200, OrgPage)
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    def get(self, args):
+        """The org tree's codes and names, for district pickers (no credentials)."""
+        under = args.get("under")
+        with db.reading() as conn:
+            rows = store.subtree(conn, under)
+        if under is not None and not rows:
+            abort(404, message=f"No org {under}.")
+        body = {"items": [_shape(c, n) for c, n in rows], "next": None}
+        tag = hashlib.blake2b(orjson.dumps(body), digest_size=8).hexdigest()
+        headers = {"ETag": f'"{tag}"', "Cache-Control": "public, max-age=3600"}
+        if request.if_none_match.contains_weak(tag):
+            return Response(status=304, headers=headers)
+        return json_response(body, headers=headers)
 
 
 @blp.route("")

@@ -8,13 +8,12 @@ from service.core.models import Org
 from service.core.params import ORG_CODE
 
 
-def subtree(conn: sa.Connection, code: str) -> list[tuple[str, str]]:
-    """(code, name) of the org `code` and every org below it, in tree order."""
-    return conn.execute(
-        sa.select(sa.cast(Org.code, sa.Text), Org.name)
-        .where(Org.code.descendant_of(code))
-        .order_by(Org.code)
-    ).all()
+def subtree(conn: sa.Connection, code: str | None) -> list[tuple[str, str]]:
+    """(code, name) of the org `code` and every org below it (None: every org), in tree order."""
+    stmt = sa.select(sa.cast(Org.code, sa.Text), Org.name).order_by(Org.code)
+    if code is not None:
+        stmt = stmt.where(Org.code.descendant_of(code))
+    return conn.execute(stmt).all()
 
 
 def create(conn: sa.Connection, code: str, name: str) -> int | None:

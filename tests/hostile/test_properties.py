@@ -300,6 +300,7 @@ GET_OPERATIONS = [
     "/v1/sites/{site_id}/history",
     "/v1/reports",
     "/v1/orgs",
+    "/v1/orgs/public",
     "/v1/changes",
     "/v1/tiles/{z}/{x}/{y}.mvt",
     "/v1/amenities",
@@ -322,7 +323,7 @@ VALID = {
     "bbox": "121,29,123,31", "updated_since": "2026-01-01T00:00:00Z", "f": "geojson",
     "from": "2026-11-30T00:00:00+08:00", "days": "7", "status": "open", "dry_run": "true",
     "datetime": "2026-11-30T12:00:00Z/..", "nearest": "122.1069,30.0176", "z": "12",
-    "x": "3437", "y": "1701", "year": "2026",
+    "x": "3437", "y": "1701", "year": "2026", "under": "zj",
 }  # fmt: skip
 
 

@@ -39,3 +39,21 @@ def test_create_org(client, conn, bearer, role, code, status):
 
 def test_orgs_need_a_token(client):
     assert client.get("/v1/orgs").status_code == 401
+
+
+def test_the_public_org_tree_needs_no_credentials(client):
+    r = client.get("/v1/orgs/public")
+    assert r.status_code == 200, r.json
+    codes = [o["code"] for o in r.json["items"]]
+    assert "zj" in codes and "zj.zs.dh" in codes and codes == sorted(codes)
+    dinghai = next(o for o in r.json["items"] if o["code"] == "zj.zs.dh")
+    assert dinghai == {"code": "zj.zs.dh", "name": "舟山市定海区总工会", "parent": "zj.zs"}
+    assert r.headers["Cache-Control"] == "public, max-age=3600"
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    again = client.get("/v1/orgs/public", headers={"If-None-Match": r.headers["ETag"]})
+    assert again.status_code == 304
+    under = client.get("/v1/orgs/public", query_string={"under": "zj.zs"}).json["items"]
+    assert {o["code"] for o in under} >= {"zj.zs", "zj.zs.dh"}
+    assert all(o["code"].startswith("zj.zs") for o in under)
+    assert client.get("/v1/orgs/public", query_string={"under": "xx.none"}).status_code == 404
+    assert client.get("/v1/orgs/public", query_string={"under": "zj\n"}).status_code == 422
