@@ -110,14 +110,16 @@ def nearby_scripts(out: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def bbox_statement():
-    """What Yizhan sends for the benchmark's box: a GeoJSON page in WGS-84, no filters."""
+    """What Yizhan sends for the benchmark's box: a GeoJSON page in WGS-84, no filters, with
+    what each feature's open_state reads at the request's instant."""
     shape = frozenset({"limit", "west", "south", "east", "north"})
-    return queries._sites_statement(frozenset(), shape, False, False, True)
+    return queries._sites_statement(frozenset(), shape, False, False, True, True)
 
 
 def bbox_script(out: Path) -> tuple[list[str], dict[str, str]]:
     compiled = bbox_statement().compile(dialect=pg_psycopg2.dialect())
     body = re.sub(r"%\((\w+)\)s", r":\1", str(compiled))
+    body = re.sub(r":now\b", "now()", body)  # the request's instant
     variables = {k: v for k, v in compiled.params.items() if v is not None}
     variables["limit"] = BBOX_LIMIT + 1
     halves = [s / 2 for s in BBOX_SIZES]

@@ -21,7 +21,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     from service.amenities.routes import blp as amenities_blp
     from service.changes.routes import blp as changes_blp
     from service.console import auth as console_auth
+    from service.console.hours_pages import blp as console_hours_blp
     from service.console.import_pages import blp as console_import_blp
+    from service.console.people_pages import blp as console_people_blp
     from service.console.routes import blp as console_blp
     from service.console.site_pages import blp as console_sites_blp
     from service.console.work_pages import blp as console_work_blp
@@ -69,6 +71,8 @@ def create_app(config: type | dict | None = None) -> Flask:
         console_sites_blp,
         console_work_blp,
         console_import_blp,
+        console_people_blp,
+        console_hours_blp,
     ):
         api.register_blueprint(blp)
     docs.register(app)

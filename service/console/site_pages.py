@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from service.access import gate
-from service.console import auth, forms, queries
+from service.console import auth, forms, hours_editor, queries
 from service.core import orgs, vocabulary
 from service.core.api import PageBlueprint
 from service.core.clock import now
@@ -44,6 +44,7 @@ EXPORT_COLUMNS = (
     ("updated_at", "更新时间 updated_at"),
 )  # fmt: skip
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EDITOR_FIELDS = ("opening_hours", "special_days", "timezone", "workday_swaps")
 
 
 def _filter() -> queries.SiteFilter:
@@ -154,6 +155,11 @@ def _form(status: int = 200, **context):
         org_choices = queries.child_orgs(conn, me.org_code)
     context.setdefault("values", {})
     context.setdefault("errors", {})
+    editor = hours_editor.editor_state(context["values"])
+    editor["errors"].update(
+        {k: v for k, v in context["errors"].items() if k in EDITOR_FIELDS}
+    )  # the form's own verdict on the editor's fields (the API's schema)
+    context["editor"] = editor
     pair = context["values"].get("pair")
     if pair and "point" not in context:  # a form shown again: its pasted pair's point too
         try:

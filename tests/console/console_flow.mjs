@@ -19,6 +19,9 @@ const shot = async (page, name) => {
   out.shots.push(file);
 };
 
+// Until no htmx request is in flight (htmx marks the requesting element with .htmx-request).
+const settled = (page) => page.waitForFunction(() => !document.querySelector('.htmx-request'));
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
@@ -34,7 +37,7 @@ try {
   // Statuses >= 400 are listed by URL (a wrong password is a 401, a refused form a 422);
   // the browser's own "Failed to load resource" line for them is not an error of the page.
   page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) out.console.push(m.text());
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) out.console.push(`${m.text().slice(0, 60)} @ ${m.location().url}:${m.location().lineNumber}`);
   });
   page.on('response', (r) => {
     if (r.status() >= 400) out.statuses.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
@@ -73,10 +76,19 @@ try {
   await page.click('form.site button[type=submit]');
   out.hoursError = (await page.textContent('#opening_hours-error')).trim();
   out.keptName = await page.inputValue('#name');
-  await page.fill('#opening_hours', 'Mo-Su 09:00-21:00; PH off');
+  // The hours editor: a preset, then Saturday's cell; the string and the preview follow.
+  await page.click('button.preset[value=workdays]');
+  await page.waitForFunction(() => document.querySelector('#opening_hours').value === 'Mo-Fr 09:00-18:00; PH off');
+  await page.fill('#grid_Sa', '10:00-14:00');
+  await page.press('#grid_Sa', 'Tab');
+  await page.waitForFunction(() => document.querySelector('#opening_hours').value.includes('Sa 10:00-14:00'));
+  await settled(page);
+  out.generated = await page.inputValue('#opening_hours');
+  out.previewRows = await page.$$eval('.preview tbody tr', (rows) => rows.slice(0, 7).map((r) => [...r.cells].map((c) => c.textContent.trim()).filter(Boolean).join(' ')));
   await page.waitForSelector('output.point'); // the refused form came back with the pair
   out.keptPair = await page.inputValue('#pair');
   await shot(page, 'site_form');
+  await settled(page);
   await Promise.all([page.waitForURL(/\/admin\/sites\/\d+\?saved=1$/), page.click('form.site button[type=submit]')]);
   out.siteId = Number(new URL(page.url()).pathname.split('/').pop());
   out.saved = (await page.textContent('.flash')).trim();

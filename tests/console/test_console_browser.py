@@ -10,6 +10,7 @@ import subprocess
 import uuid
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from service.access import accounts, users
@@ -95,7 +96,7 @@ def test_a_pasted_gcj02_pair_is_shown_moved_and_stored_in_wgs84(seen):
     assert (seen["pinLat"], seen["pinLon"]) == pytest.approx((lat, lon), abs=1e-7)
     stored = seen["stored"]
     assert (stored["lat"], stored["lon"]) == pytest.approx((lat, lon), abs=1e-7)
-    assert stored["opening_hours"] == "Mo-Su 09:00-21:00; PH off"
+    assert stored["opening_hours"] == seen["generated"]
     assert stored["amenities"] == ["microwave"]
     assert stored["author"].startswith("browser-")  # the console user, in the API's audit
 
@@ -104,6 +105,22 @@ def test_a_bad_field_is_told_beside_it_and_nothing_typed_is_lost(seen):
     assert "第" in seen["hoursError"] and "例如" in seen["hoursError"]
     assert seen["keptName"] == "浏览器新建驿站" and seen["keptPair"] == PAIR
     assert seen["saved"] == "已保存"
+
+
+def test_the_hours_editor_builds_the_string_and_previews_it(seen, server):
+    assert seen["generated"] == "Mo-Fr 09:00-18:00; Sa 10:00-14:00; PH off"
+    # from the frozen Monday 2026-11-30: a week as the API will answer it
+    assert seen["previewRows"][0] == "11-30 周一 09:00-18:00"
+    assert seen["previewRows"][5] == "12-05 周六 10:00-14:00"
+    assert seen["previewRows"][6] == "12-06 周日 休息"
+    site = requests.get(f"{server}/v1/sites/{seen['siteId']}", timeout=20).json()
+    assert site["open_state"] == {
+        "is_open": True,
+        "next_change": "2026-11-30T18:00:00+08:00",
+        "today": "09:00-18:00",
+        "reason": None,
+    }
+    assert site["hours_text"] == "周一至周五 09:00-18:00；周六 10:00-14:00；法定节假日休息"
 
 
 def test_the_list_finds_and_htmx_filters_it(seen):
