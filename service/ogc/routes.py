@@ -186,7 +186,7 @@ class Items(MethodView):
                 rows, next_url = _nearest_page(conn, args, search, limit, search.open_at or at)
             else:
                 rows, next_url = _listed_page(conn, args, search, limit, search.open_at or at)
-            reading = serialize.reading(conn, search.open_at or at, language())
+            reading = serialize.reading(conn, search.open_at or at, language(), rows)
         if "nearest" in args:
             features = [
                 serialize.feature(row, "wgs84", {"distance_m": round(row.distance_m, 1)}, reading)
@@ -260,7 +260,7 @@ class Item(MethodView):
         at = now()
         with db.reading() as conn:
             row = site_queries.site_by_id(conn, feature_id, at)
-            reading = serialize.reading(conn, at, language())
+            reading = serialize.reading(conn, at, language(), [row] if row else [])
         if row is None:
             abort(problems.problem(404, f"No feature with id {feature_id} in collection sites."))
         body = serialize.feature(row, "wgs84", reading=reading)

@@ -114,7 +114,7 @@ def _to_wgs84(data: dict, crs: str) -> dict:
 def _site_response(conn, site_id: int, status: int, crs: str) -> Response:
     at = now()
     row = queries.site_by_id(conn, site_id, at)
-    body = serialize.site(row, crs, reading=serialize.reading(conn, at, language()))
+    body = serialize.site(row, crs, reading=serialize.reading(conn, at, language(), [row]))
     headers = {
         "ETag": f'"{serialize.etag(row.id, row.version, crs, body)}"',
         "Vary": "Accept-Language",

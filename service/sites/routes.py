@@ -55,7 +55,7 @@ class Nearby(MethodView):
             rows = queries.nearby(
                 conn, lat, lon, args["radius"], args["limit"], search, state_at, after
             )
-            reading = serialize.reading(conn, state_at, language())
+            reading = serialize.reading(conn, state_at, language(), rows)
         page, next_url = pagination.page(rows, args["limit"], serialize.distance_position)
         items = [serialize.nearby_site(r, reading, args["crs"]) for r in page]
         return json_response({"items": items, "next": next_url}, headers=VARY)
@@ -95,7 +95,7 @@ class Sites(MethodView):
                 features=whole,
                 now=search.open_at or at,
             )
-            reading = serialize.reading(conn, search.open_at or at, language())
+            reading = serialize.reading(conn, search.open_at or at, language(), rows)
         page, next_url = pagination.page(rows, args["limit"])
         if geojson:
             body = {
@@ -136,7 +136,7 @@ class SiteById(MethodView):
         with db.reading(primary=admin) as conn:
             state_at = filters.from_args(args, conn, at).open_at or at
             row = queries.site_by_id(conn, site_id, state_at)
-            reading = serialize.reading(conn, state_at, language())
+            reading = serialize.reading(conn, state_at, language(), [row] if row else [])
         if row is None:
             abort(404, message=f"No site with id {site_id}.")
         extra = {}

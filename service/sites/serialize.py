@@ -8,7 +8,7 @@ results against the marshmallow schemas in `schemas.py`, which stay the document
 
 import hashlib
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -19,6 +19,7 @@ from service.core.clock import rfc3339, zone
 from service.geo import datums as datum
 from service.hours import calendar, evaluate, special, text
 from service.hours.calendar import Calendar
+from service.sites import queries
 
 
 def location(lat: float, lon: float, crs: str) -> dict[str, float]:
@@ -68,11 +69,18 @@ def _point(geometry_doc: str) -> tuple[float, float]:
     return lat, lon
 
 
-def _members(doc: str, org_doc: str, members: dict) -> orjson.Fragment:
-    """The site's stored members (an object left open), its org's and more, closed."""
-    if not members:
-        return orjson.Fragment(f'{doc},"org":{org_doc}}}')
-    return orjson.Fragment(f'{doc},"org":{org_doc},{orjson.dumps(members).decode()[1:]}')
+def _members(
+    doc: str, org_doc: str, head: dict | None, text: str = "", tail: dict | None = None
+) -> orjson.Fragment:
+    """The site's stored members (an object left open), its org's, `head` members, members
+    already written as JSON text (`text`, no braces) and `tail` members, closed."""
+    parts = [doc, ',"org":', org_doc]
+    for more in (orjson.dumps(head).decode()[1:-1] if head else "", text,
+                 orjson.dumps(tail).decode()[1:-1] if tail else ""):  # fmt: skip
+        if more:
+            parts += [",", more]
+    parts.append("}")
+    return orjson.Fragment("".join(parts))
 
 
 _OPEN_FIELDS = (
@@ -83,11 +91,8 @@ _OPEN_FIELDS = (
     "special_days",
     "closed_until",
     "closure_reason",
-    "open_lo",
-    "open_hi",
-    "day_lo",
-    "day_hi",
-)  # fmt: skip  (queries.open_columns)
+    "hours_pattern_id",
+)  # fmt: skip  (queries.OPEN_COLUMNS and the pattern; open_lo, open_hi where a lateral gave them)
 _NOT_OFFICIAL = (
     "{year} 年的放假安排尚未公布，法定节假日仅计元旦、劳动节、国庆节 "
     "(the {year} holiday notice is not loaded: PH counts only New Year, Labour Day and "
@@ -96,19 +101,28 @@ _NOT_OFFICIAL = (
 _SPECIAL = "特殊营业安排 (special hours)"
 
 
-def reading(conn, at: datetime, lang: str) -> "Reading":
-    """The Reading of a request at `at`: the calendar comes from the process cache."""
-    return Reading(at, cached("calendar", lambda: calendar.read(conn)), lang)
+def reading(conn, at: datetime, lang: str, rows=()) -> "Reading":
+    """The Reading of a request at `at` for these rows: the calendar comes from the process
+    cache, the intervals of the rows' local days from one query for their patterns."""
+    # Rows of nearby and one site carry their day's intervals (a lateral); a list's come here.
+    listed = [r for r in rows if "day_lo" not in _fields(r)]
+    patterns = {values(r, ("hours_pattern_id",))[0] for r in listed} - {None}
+    days = queries.day_intervals(conn, sorted(patterns), at) if patterns else {}
+    return Reading(at, cached("calendar", lambda: calendar.read(conn)), lang, days)
 
 
 @dataclass(frozen=True)
 class Reading:
     """What a read's open states and hours texts depend on beside the rows: the instant, the
-    statutory calendar (for reasons) and the language of `hours_text`."""
+    statutory calendar (for reasons), the language of `hours_text` and each pattern's
+    intervals around `at` (for `today`). `memo` keeps, for the request, the members written
+    for each distinct hours state: a page of 250 sites has a few dozen."""
 
     at: datetime
     calendar: Calendar
     lang: str = "zh"
+    days: dict = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)
 
 
 def reopens_at(closed_until: date, tz: str) -> datetime:
@@ -116,11 +130,31 @@ def reopens_at(closed_until: date, tz: str) -> datetime:
     return datetime.combine(closed_until, time(), zone(tz))
 
 
+def _upcoming(row, reading: Reading, pattern: int | None) -> tuple:
+    """(lo, hi) of the site's first interval not over at `reading.at`, or (None, None): from
+    the row's lateral (nearby, by id) or from the page's intervals (lists)."""
+    if "open_lo" in _fields(row):
+        return values(row, ("open_lo", "open_hi"))
+    for lo, hi in reading.days.get(pattern, ()):
+        if hi is None or hi > reading.at:
+            return lo, hi
+    return None, None
+
+
+def _day(row, reading: Reading, pattern: int | None):
+    """The (lo, hi) intervals around the site's local day: the row's own, or the page's."""
+    if "day_lo" in _fields(row):
+        los, his = values(row, ("day_lo", "day_hi"))
+        return list(zip(los or (), his or (), strict=True))
+    return reading.days.get(pattern, ())
+
+
 def open_state(row, reading: Reading) -> dict:
     """is_open, next_change, today and reason at `reading.at`, from the site's materialised
     intervals (its pattern already holds PH, make-up days, special days and the closure)."""
     (status, hours, tz, swaps, special_text, closed_until, closure_reason,
-     open_lo, open_hi, day_lo, day_hi) = values(row, _OPEN_FIELDS)  # fmt: skip
+     pattern) = values(row, _OPEN_FIELDS)  # fmt: skip
+    open_lo, open_hi = _upcoming(row, reading, pattern)
     at = reading.at
     if status == "temporarily_closed" and closed_until is not None:
         if at >= reopens_at(closed_until, tz):
@@ -135,7 +169,7 @@ def open_state(row, reading: Reading) -> dict:
     state = {
         "is_open": False,
         "next_change": None,
-        "today": _today(local, day_lo, day_hi),
+        "today": _today(local, _day(row, reading, pattern)),
         "reason": _reason(hours, swaps, special_text, local.date(), reading.calendar),
     }
     if open_lo is None:  # no open interval left within the horizon
@@ -147,7 +181,7 @@ def open_state(row, reading: Reading) -> dict:
     return state
 
 
-def _today(local: datetime, los, his) -> str:
+def _today(local: datetime, spans) -> str:
     """The local day's open spans, `09:00-12:00,14:00-18:00`: a span begun the day before
     starts at 00:00, one running into the next day shows its real end (`20:00-02:00`), one
     that lasts the rest of the day ends at 24:00; `off` when none."""
@@ -156,7 +190,7 @@ def _today(local: datetime, los, his) -> str:
     end = datetime.combine(local.date() + timedelta(days=1), time(), tz)
     after = datetime.combine(local.date() + timedelta(days=2), time(), tz)
     pieces = []
-    for lo, hi in zip(los or (), his or (), strict=True):
+    for lo, hi in spans:
         if lo >= end or (hi is not None and hi <= start):
             continue
         if hi is None or hi >= (end if lo < start else after):
@@ -185,25 +219,35 @@ def _reason(hours: str, swaps: bool, special_text: str, day: date, cal: Calendar
     return None
 
 
-_STATUS = ("status", "closed_until", "timezone", "opening_hours")
 _CLOSED_TEMPORARILY = ',"status":"temporarily_closed"'
 
 
-def _request_members(row, reading: Reading | None, doc: str) -> tuple[str, dict]:
+def _request_members(row, reading: Reading | None, doc: str) -> tuple[str, str]:
     """The document (its status `active` once a closure ended) and the members that depend
-    on the request: open_state and hours_text."""
+    on the request, open_state and hours_text, as JSON text without braces."""
     if reading is None:
-        return doc, {}
-    status, closed_until, tz, hours = values(row, _STATUS)
-    if status == "temporarily_closed" and closed_until is not None:
-        if reading.at >= reopens_at(closed_until, tz):
-            # Safe as text: inside a JSON string every quote is escaped, so this sequence
-            # is only ever the member itself.
-            doc = doc.replace(_CLOSED_TEMPORARILY, ',"status":"active"', 1)
-    return doc, {
-        "open_state": open_state(row, reading),
-        "hours_text": text.describe(hours, reading.lang),
-    }
+        return doc, ""
+    # Sites of one pattern and state share their members (their intervals are the pattern's).
+    key = values(row, _OPEN_FIELDS)
+    found = reading.memo.get(key)
+    if found is None:
+        status, hours, tz, closed_until = key[0], key[1], key[2], key[5]
+        reopened = (
+            status == "temporarily_closed"
+            and closed_until is not None
+            and reading.at >= reopens_at(closed_until, tz)
+        )
+        members = {
+            "open_state": open_state(row, reading),
+            "hours_text": text.describe(hours, reading.lang),
+        }
+        found = reading.memo[key] = (reopened, orjson.dumps(members).decode()[1:-1])
+    reopened, members_text = found
+    if reopened:
+        # Safe as text: inside a JSON string every quote is escaped, so this sequence is
+        # only ever the member itself.
+        doc = doc.replace(_CLOSED_TEMPORARILY, ',"status":"active"', 1)
+    return doc, members_text
 
 
 def site(
@@ -215,7 +259,7 @@ def site(
     _, doc, org_doc, geometry_doc = values(row, _SITE_FIELDS)
     loc = location(*_point(geometry_doc), crs)
     doc, members = _request_members(row, reading, doc)
-    return _members(doc, org_doc, {"location": loc, **members, **(extra or {})})
+    return _members(doc, org_doc, {"location": loc}, members, extra)
 
 
 def nearby_site(row, reading: Reading, crs: str) -> orjson.Fragment:
@@ -229,7 +273,7 @@ def features(rows, reading: Reading) -> orjson.Fragment:
     parts = []
     for row in rows:
         feature_text, members = _request_members(row, reading, row[1])
-        parts.append(f"{feature_text},{orjson.dumps(members).decode()[1:]}}}")
+        parts.append(f"{feature_text},{members}}}}}" if members else f"{feature_text}}}}}")
     return orjson.Fragment("[" + ",".join(parts) + "]")
 
 
@@ -243,7 +287,7 @@ def feature(row, crs: str, extra: dict | None = None, reading: Reading | None = 
         "type": "Feature",
         "id": id_,
         "geometry": {"type": "Point", "coordinates": [loc["lon"], loc["lat"]]},
-        "properties": _members(doc, org_doc, {**members, **(extra or {})}),
+        "properties": _members(doc, org_doc, None, members, extra),
     }
 
 

@@ -410,3 +410,26 @@ def test_errors_name_the_entry_in_chinese_and_english(client, editor):
     )
     (message,) = r.json["errors"]["special_days"]
     assert "第 2 项与第 1 项的日期重叠" in message and "special_days[1] overlaps" in message
+
+
+def test_a_list_finds_a_next_change_days_away(client, editor):
+    """A list reads its page's intervals from now - 26 h to now + 50 h; a site closed longer
+    gets its next opening by a probe of its own."""
+    site = created(
+        client,
+        editor,
+        status="temporarily_closed",
+        closed_until="2026-12-05",
+        closure_reason="装修",
+    )
+    box = {"bbox": "121.5,29.8,121.6,29.9", "limit": 200}
+    for query in (box, {**box, "f": "geojson"}):
+        r = client.get("/v1/sites", query_string=query).json
+        items = r.get("items") or [f["properties"] | {"id": f["id"]} for f in r["features"]]
+        (mine,) = [i for i in items if i["id"] == site["id"]]
+        assert mine["open_state"] == {
+            "is_open": False,
+            "next_change": "2026-12-05T09:00:00+08:00",
+            "today": "off",
+            "reason": "装修",
+        }
