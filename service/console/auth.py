@@ -19,7 +19,7 @@ from service.access import accounts
 from service.access.tokens import Principal
 from service.console.sessions import PgSessionInterface
 from service.core.db import db
-from service.core.headers import page_csp
+from service.core.headers import page_csp, page_headers
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -98,13 +98,8 @@ def install(blp) -> None:
 
 
 def security_headers(response):
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    """Pages hold what a clerk typed and secrets shown once: never stored by a cache."""
+    return page_headers(response, CSP, referrer="same-origin", cache="no-store")
 
 
 def _csrf_refused(error):

@@ -36,6 +36,18 @@ def page_csp(form_action: str = "'none'") -> str:
     )
 
 
+def page_headers(response, csp: str, referrer: str, cache: str):
+    """The headers of the app's own pages: no sniffing, `referrer`, and for HTML the CSP,
+    no framing and `cache`."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = referrer
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = cache
+    return response
+
+
 def docs_csp(page: bytes) -> str:
     hashes = [
         "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"

@@ -19,7 +19,7 @@ from service.core.clock import rfc3339, zone
 from service.geo import datums as datum
 from service.hours import calendar, evaluate, special, text
 from service.hours.calendar import Calendar
-from service.sites import queries
+from service.sites import open_queries
 
 
 def location(lat: float, lon: float, crs: str) -> dict[str, float]:
@@ -92,7 +92,7 @@ _OPEN_FIELDS = (
     "closed_until",
     "closure_reason",
     "hours_pattern_id",
-)  # fmt: skip  (queries.OPEN_COLUMNS and the pattern; open_lo, open_hi where a lateral gave them)
+)  # fmt: skip  (open_queries.OPEN_COLUMNS and the pattern; a lateral adds open_lo, open_hi)
 _NOT_OFFICIAL = (
     "{year} 年的放假安排尚未公布，法定节假日仅计元旦、劳动节、国庆节 "
     "(the {year} holiday notice is not loaded: PH counts only New Year, Labour Day and "
@@ -107,7 +107,7 @@ def reading(conn, at: datetime, lang: str, rows=()) -> "Reading":
     # Rows of nearby and one site carry their day's intervals (a lateral); a list's come here.
     listed = [r for r in rows if "day_lo" not in _fields(r)]
     patterns = {values(r, ("hours_pattern_id",))[0] for r in listed} - {None}
-    days = queries.day_intervals(conn, sorted(patterns), at) if patterns else {}
+    days = open_queries.day_intervals(conn, sorted(patterns), at) if patterns else {}
     return Reading(at, cached("calendar", lambda: calendar.read(conn)), lang, days)
 
 

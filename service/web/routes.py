@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import abort, render_template, send_from_directory
 
 from service.core.api import PageBlueprint
-from service.core.headers import page_csp
+from service.core.headers import page_csp, page_headers
 
 REPO = Path(__file__).resolve().parents[2]
 MAPLIBRE_DIST = Path(
@@ -44,13 +44,7 @@ blp = PageBlueprint(
 
 @blp.after_request
 def security_headers(response):
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Cache-Control"] = "no-cache"
-    return response
+    return page_headers(response, CSP, referrer="no-referrer", cache="no-cache")
 
 
 @blp.get("/")

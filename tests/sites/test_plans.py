@@ -194,7 +194,7 @@ def capture(app, url: str) -> list[tuple[str, tuple | dict]]:
 
 
 # A list sends its statement and then one for the intervals of its page's patterns
-# (open_state: queries.day_intervals); nearby and one site read theirs in the statement.
+# (open_state: open_queries.day_intervals); nearby and one site read theirs in the statement.
 @pytest.mark.parametrize(
     "url, expected",
     [
