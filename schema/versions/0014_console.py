@@ -3,7 +3,9 @@
 - `users` gain an argon2id `password_hash` (a user without one cannot log in: API-token users),
   the time it last changed, and the lockout counters (5 failures lock the account for 15
   minutes). Login names are unique among the users who have a password.
-- `console_sessions`: one row per browser session. The cookie holds only a random value;
+- `console_sessions`: one row per logged-in browser session (before login, what a visitor's
+  session holds travels in a signed cookie: console/sessions.py). The cookie holds only a
+  random value;
   the row is keyed by its SHA-256, so a read of this table gives no usable cookie. Deleting
   a user's rows logs that user out everywhere at once (logout, password or role change,
   deactivation).

@@ -99,7 +99,13 @@ def address_key(address: str, secret: str) -> bytes:
 
 
 def address_refused(conn: sa.Connection, key: bytes, now: datetime) -> bool:
-    """Has this address failed too often within the window?"""
+    """Has this address failed too often within the window? Takes a lock on the address for
+    the caller's transaction, so that concurrent attempts from it are counted one by one
+    (each then waits for the one before it to record its failure)."""
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:k)"),
+        {"k": int.from_bytes(key[:8], "big", signed=True)},
+    )
     conn.execute(
         sa.text("DELETE FROM login_failures WHERE at < :since"), {"since": now - ADDRESS_WINDOW}
     )
@@ -157,6 +163,16 @@ def log_in(
         updates["hash"] = _hasher.hash(password)
     conn.execute(sa.text(sql + " WHERE id = :id"), updates)
     return account(conn, row.id)
+
+
+def password_matches(conn: sa.Connection, user_id: int, password: str) -> bool:
+    """Does `password` match the user's current one? (Changing a password asks for it; a
+    locked account may still change its own.)"""
+    hashed = conn.scalar(
+        sa.text("SELECT password_hash FROM users WHERE id = :id AND password_hash IS NOT NULL"),
+        {"id": user_id},
+    )
+    return hashed is not None and _verify(hashed, password[:MAX_LENGTH])
 
 
 def _verify(hashed: str, password: str) -> bool:

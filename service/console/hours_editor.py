@@ -11,7 +11,7 @@ API) for the next days, with the calendar's holidays and make-up days marked.
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import orjson
 from marshmallow import ValidationError
@@ -110,14 +110,16 @@ class PreviewDay:
 def preview(definition: Definition, today: date, days: int, cal: calendar.Calendar) -> list:
     """The next `days` local dates from `today`: each one's hours and what decides them."""
     zone = zone_of(definition.timezone)
-    start = datetime.combine(today, time(), zone)
+    start = evaluate.wall(today, time(), zone)
     spans = definition.intervals(start, start + timedelta(days=days), cal)
     entries = special.load(definition.special_days)
     out = []
     for n in range(days):
         day = today + timedelta(days=n)
-        lo, hi = datetime.combine(day, time(), zone), datetime.combine(day, time(), zone)
-        hi += timedelta(days=1)
+        lo, hi = (
+            evaluate.wall(day, time(), zone),
+            evaluate.wall(day + timedelta(days=1), time(), zone),
+        )
         pieces = [
             f"{max(a, lo):%H:%M}-{'24:00' if (b is None or b >= hi) else f'{b:%H:%M}'}"
             for a, b in spans
@@ -177,7 +179,7 @@ def state(values: dict, source: str, cal: calendar.Calendar, today: date) -> dic
         )
         try:
             days = preview(definition, today, 30, cal)
-        except evaluate.HoursError as exc:
+        except (evaluate.HoursError, TypeError, ValueError) as exc:  # the library's own refusals
             errors["timezone"] = str(exc)
     return {
         "grid": grid,

@@ -102,7 +102,7 @@ def password():
     errors = {}
     with db.writing() as conn:
         me = current_user.account
-        if accounts.log_in(conn, me.name, old, auth.client_address(), now()) is None:
+        if not accounts.password_matches(conn, me.id, old):
             errors["old"] = "当前密码不对 (the current password is wrong)"
         elif new != again:
             errors["again"] = "两次输入的新密码不一致 (the new passwords differ)"

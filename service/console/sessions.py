@@ -9,6 +9,11 @@ browsers do not even send it to the API.
 A session ends after 8 hours without a request or 7 days after it began, at logout, and when
 its user's password, role or active state changes (service/access/accounts.py deletes the
 rows). `regenerate` gives a session a new id (at login: no session fixation).
+
+Before login there is no row: what an anonymous visitor's session holds (the login form's
+CSRF secret, a "please log in" message) travels in a signed cookie of its own
+(`yz_console_anon`, signed with SECRET_KEY, 8 hours at most), so that requests without a
+cookie cannot grow the table.
 """
 
 import hashlib
@@ -19,12 +24,14 @@ import orjson
 import sqlalchemy as sa
 from flask import Flask, Request, Response, request, session
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from service.core.clock import now
 from service.core.db import db
 
 COOKIE = "yz_console"
+ANON_COOKIE = "yz_console_anon"
 PATH = "/admin"
 IDLE = timedelta(hours=8)
 ABSOLUTE = timedelta(days=7)
@@ -48,7 +55,9 @@ def _key(token: str) -> bytes:
 
 
 def regenerate() -> None:
-    """A new id for the current session, its data kept (call at login)."""
+    """A new id for the current session, its data kept but the CSRF secret (call at login:
+    a token issued before it is not valid after)."""
+    session.pop("csrf_token", None)
     session.rotate = True
     session.modified = True
 
@@ -62,20 +71,20 @@ class PgSessionInterface(SessionInterface):
             return self.make_null_session(app)
         token = request.cookies.get(COOKIE)
         if not token or len(token) > 100:
-            return ConsoleSession()
+            return ConsoleSession(_anonymous(app, request))
         at = now()
         with db.writing() as conn:
             row = conn.execute(
                 sa.text("SELECT data, created_at, seen_at FROM console_sessions WHERE id = :id"),
                 {"id": _key(token)},
             ).first()
-            if row is None:
-                return ConsoleSession()
+            if row is None:  # ended (logout, a password change): anonymous again
+                return ConsoleSession(_anonymous(app, request))
             if row.seen_at < at - IDLE or row.created_at < at - ABSOLUTE:
                 conn.execute(
                     sa.text("DELETE FROM console_sessions WHERE id = :id"), {"id": _key(token)}
                 )
-                return ConsoleSession()
+                return ConsoleSession(_anonymous(app, request))
         return ConsoleSession(row.data, token, row.seen_at)
 
     def save_session(self, app: Flask, sess, response: Response) -> None:
@@ -83,15 +92,17 @@ class PgSessionInterface(SessionInterface):
             return
         secure = app.config.get("SESSION_COOKIE_SECURE") or _https()
         at = now()
-        if not sess and sess.token is None:
-            return  # an empty new session: no row, no cookie
+        if sess.token is None and "_user_id" not in sess:
+            _save_anonymous(app, sess, response, secure)  # before login: no row
+            return
         if not sess:  # emptied (logout): the row goes, the cookie too
             with db.writing() as conn:
-                conn.execute(
-                    sa.text("DELETE FROM console_sessions WHERE id = :id"), {"id": _key(sess.token)}
-                )
+                _delete(conn, sess.token)
             response.delete_cookie(COOKIE, path=PATH, secure=secure, httponly=True, samesite="Lax")
             return
+        if sess.token is None and request.cookies.get(ANON_COOKIE):  # logging in
+            response.delete_cookie(ANON_COOKIE, path=PATH, secure=secure, httponly=True,
+                                   samesite="Lax")  # fmt: skip
         stale = sess.seen is None or sess.seen < at - TOUCH_EVERY
         if not (sess.modified or sess.rotate or stale or sess.token is None):
             return
@@ -99,9 +110,7 @@ class PgSessionInterface(SessionInterface):
         user_id = int(sess["_user_id"]) if sess.get("_user_id") else None
         with db.writing() as conn:
             if sess.token is not None and sess.rotate:
-                conn.execute(
-                    sa.text("DELETE FROM console_sessions WHERE id = :id"), {"id": _key(sess.token)}
-                )
+                _delete(conn, sess.token)
             if sess.token is None or sess.rotate:
                 sess.token = secrets.token_urlsafe(32)
                 conn.execute(
@@ -128,6 +137,42 @@ class PgSessionInterface(SessionInterface):
             samesite="Lax",
             secure=secure,
             max_age=int(ABSOLUTE.total_seconds()),
+        )
+
+
+def _signer(app: Flask) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app.secret_key, salt="yizhan-console-anonymous")
+
+
+def _anonymous(app: Flask, request: Request) -> dict:
+    """An anonymous visitor's session data, from its signed cookie (nothing if forged/old)."""
+    value = request.cookies.get(ANON_COOKIE)
+    if not value or len(value) > 4000:
+        return {}
+    try:
+        data = _signer(app).loads(value, max_age=int(IDLE.total_seconds()))
+    except BadSignature:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_anonymous(app: Flask, sess: ConsoleSession, response: Response, secure: bool) -> None:
+    if request.cookies.get(COOKIE):  # the cookie of a session that has ended
+        response.delete_cookie(COOKIE, path=PATH, secure=secure, httponly=True, samesite="Lax")
+    if not sess:
+        if request.cookies.get(ANON_COOKIE):
+            response.delete_cookie(ANON_COOKIE, path=PATH, secure=secure, httponly=True,
+                                   samesite="Lax")  # fmt: skip
+        return
+    if sess.modified:
+        response.set_cookie(
+            ANON_COOKIE,
+            _signer(app).dumps(dict(sess)),
+            path=PATH,
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+            max_age=int(IDLE.total_seconds()),
         )
 
 

@@ -23,6 +23,7 @@ from service.core.api import PageBlueprint
 from service.core.clock import now
 from service.core.db import db
 from service.core.models import KINDS, STATUSES
+from service.core.params import ORG_CODE
 from service.core.settings import DEFAULT_TIMEZONE
 from service.sites import store
 from service.sites.schemas import SiteWriteSchema
@@ -50,8 +51,8 @@ EDITOR_FIELDS = ("opening_hours", "special_days", "timezone", "workday_swaps")
 def _filter() -> queries.SiteFilter:
     org = current_user.account.org_code
     wanted = request.args.get("org") or org
-    if not gate.principal().covers(wanted):
-        wanted = org
+    if not ORG_CODE.fullmatch(wanted) or not gate.principal().covers(wanted):
+        wanted = org  # a code outside the subtree, or no code at all (`zj.nb.`): one's own
     page = request.args.get("page", "1")
     return queries.SiteFilter(
         org=wanted,

@@ -20,7 +20,7 @@ wins. A closure until a date removes everything before 00:00 of that date.
 """
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -152,7 +152,7 @@ def open_intervals(
         day = max(e.first, first)
         while day <= min(e.last, last):
             lo, _ = _day_bounds(day, zone)
-            hours = [(lo + timedelta(minutes=a), lo + timedelta(minutes=b)) for a, b in e.spans]
+            hours = [(_at(day, a, zone), _at(day, b, zone)) for a, b in e.spans]
             spans = _replace_day(spans, day, hours, local_start, local_end)
             day += timedelta(days=1)
     if closed_until is not None:
@@ -171,18 +171,30 @@ def open_intervals(
     return result
 
 
+def wall(day: date, at: time, zone) -> datetime:
+    """`at` on the local date `day`, as a real instant: where that wall-clock time does not
+    exist (America/Santiago jumps from 00:00 to 01:00), the first one after the gap. The
+    opening-hours library refuses the nonexistent ones."""
+    return datetime.combine(day, at, zone).astimezone(UTC).astimezone(zone)
+
+
+def _at(day: date, minutes: int, zone) -> datetime:
+    """`minutes` after the wall-clock midnight of `day` (1440: the next midnight)."""
+    return wall(
+        day + timedelta(days=minutes // 1440), time(minutes % 1440 // 60, minutes % 60), zone
+    )
+
+
 def _day_bounds(day: date, zone) -> tuple[datetime, datetime]:
     """[00:00, 24:00) of a local date, as aware datetimes (wall-clock midnights)."""
-    return (
-        datetime.combine(day, time(), zone),
-        datetime.combine(day + timedelta(days=1), time(), zone),
-    )
+    return wall(day, time(), zone), wall(day + timedelta(days=1), time(), zone)
 
 
 def _moved(t: datetime, source: date, day: date) -> datetime:
     """The wall-clock time `t` of the local date `source` (24:00 included), on `day`."""
-    wall = t.replace(tzinfo=None) - datetime.combine(source, time())
-    return (datetime.combine(day, time()) + wall).replace(tzinfo=t.tzinfo)
+    offset = t.replace(tzinfo=None) - datetime.combine(source, time())
+    moved = datetime.combine(day, time()) + offset
+    return wall(moved.date(), moved.time(), t.tzinfo)
 
 
 def _replace_day(

@@ -127,7 +127,7 @@ class Reading:
 
 def reopens_at(closed_until: date, tz: str) -> datetime:
     """00:00 of `closed_until` in the site's zone: when a temporary closure ends."""
-    return datetime.combine(closed_until, time(), zone(tz))
+    return evaluate.wall(closed_until, time(), zone(tz))
 
 
 def _upcoming(row, reading: Reading, pattern: int | None) -> tuple:

@@ -213,3 +213,29 @@ def test_the_demo_admin_gets_a_fresh_password_printed_once(client, yizhan):
     second = yizhan("users", "demo-admin").output.split("password: ")[1].split()[0]
     assert second != password
     assert client.get("/admin/").status_code == 302  # the old session ended with the old password
+
+
+def test_visitors_who_do_not_log_in_leave_no_row(app, conn):
+    count = sa.text("SELECT count(*) FROM console_sessions")
+    before = conn.scalar(count)
+    for _ in range(5):
+        fresh = app.test_client()  # no cookie, as a script would send
+        assert fresh.get("/admin/login").status_code == 200
+        assert fresh.get("/admin/").status_code == 302
+    assert conn.scalar(count) == before
+
+
+def test_a_token_issued_before_login_is_not_valid_after(client, account):
+    name = account()
+    before = csrf(client)
+    log_in(client, name)
+    r = client.post("/admin/logout", data={"csrf_token": before})
+    assert r.status_code == 400  # the CSRF secret changed with the session id
+
+
+def test_a_malformed_org_in_the_list_falls_back_to_ones_own(client, account):
+    log_in(client, account("zj.nb", "viewer"))
+    for org in ("zj.nb.", "zj.nb..x", "zj.nb.a b", "zj.nb.!!"):
+        assert client.get("/admin/sites", query_string={"org": org}).status_code == 200, org
+        r = client.get("/admin/sites/export.csv", query_string={"org": org})
+        assert r.status_code == 200, org

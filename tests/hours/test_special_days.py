@@ -5,7 +5,7 @@ The frozen clock stands at Monday 2026-11-30 12:00 in Shanghai; materialised hou
 days ahead, and the hours endpoint evaluates any window on the spot.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -433,3 +433,25 @@ def test_a_list_finds_a_next_change_days_away(client, editor):
             "today": "off",
             "reason": "装修",
         }
+
+
+@pytest.mark.parametrize(
+    "tz, day",
+    [("America/Santiago", date(2026, 9, 6)), ("Africa/Cairo", date(2026, 4, 24)),
+     ("America/Havana", date(2026, 3, 8))],
+)  # fmt: skip
+def test_a_closure_or_special_day_at_a_midnight_that_does_not_exist(tz, day):
+    """These zones jump from 00:00 to 01:00 on `day`: the boundary is the first instant after
+    the gap (the library refuses the wall-clock time that does not exist)."""
+    from datetime import UTC as utc
+
+    from service.hours import evaluate
+    from service.hours.special import SpecialDay
+
+    start, end = datetime(2026, 1, 1, tzinfo=utc), datetime(2026, 12, 1, tzinfo=utc)
+    closed = evaluate.open_intervals("24/7", tz, start, end, closed_until=day)
+    assert closed[0][0] == evaluate.wall(day, datetime.min.time(), evaluate.ZoneInfo(tz))
+    assert closed[0][0].astimezone(evaluate.ZoneInfo(tz)).hour == 1
+    off = SpecialDay(day - timedelta(days=1), day - timedelta(days=1), (), None)
+    spans = evaluate.open_intervals("Mo-Su 00:00-24:00", tz, start, end, special=(off,))
+    assert any(a.date() == day for a, _ in spans)
