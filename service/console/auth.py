@@ -11,15 +11,17 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, render_template, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from service.access import accounts
+from service.access import accounts, gate
 from service.access.tokens import Principal
 from service.console.sessions import PgSessionInterface
+from service.core import vocabulary
 from service.core.db import db
 from service.core.headers import page_csp, page_headers
+from service.sites import store
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -85,8 +87,9 @@ def protect() -> None:
         g.principal = current_user.principal()
 
 
-KIND_LABELS = {"station": "驿站", "home": "职工之家", "facility": "服务设施"}
-STATUS_LABELS = {"active": "开放", "temporarily_closed": "暂停开放", "closed": "关闭"}
+# The first (Chinese) label of each code, as core/vocabulary.py keeps them.
+KIND_LABELS = {code: words[0] for code, words in vocabulary.KIND_LABELS.items()}
+STATUS_LABELS = {code: words[0] for code, words in vocabulary.STATUS_LABELS.items()}
 
 
 def install(blp) -> None:
@@ -105,6 +108,21 @@ def security_headers(response):
 def _csrf_refused(error):
     message = "表单已过期，请刷新页面后重试 (the form expired or lacks its CSRF token)"
     return render_template("console/error.html", message=message), 400
+
+
+def writer() -> None:
+    """403 unless the account may write (editor or admin), as the API's gate.WRITERS."""
+    if current_user.account.role not in gate.WRITERS:
+        abort(403)
+
+
+def subtree_site(conn, site_id: int) -> dict:
+    """A live site's writable state (sites.store.snapshot), 404 outside the account's subtree:
+    the console does not say which sites exist elsewhere."""
+    state = store.snapshot(conn, site_id)
+    if state is None or not gate.principal().covers(state["org"]):
+        abort(404)
+    return state
 
 
 def client_address() -> bytes:

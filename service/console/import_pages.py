@@ -27,6 +27,7 @@ from service.core.db import db, statement_timeout
 from service.geo.datums import CRS_NAMES
 from service.imports import template
 from service.imports.pipeline import Rejected, Settings, run_import
+from service.orgs import store as org_store
 
 blp = PageBlueprint(
     "console_import",
@@ -49,14 +50,9 @@ CRS_LABELS = {
 }
 
 
-def _writer():
-    if current_user.account.role not in gate.WRITERS:
-        abort(403)
-
-
 def _page(status: int = 200, **context):
     with db.reading(primary=True) as conn:
-        org_choices = queries.child_orgs(conn, current_user.account.org_code)
+        org_choices = org_store.subtree(conn, current_user.account.org_code)
     return (
         render_template(
             "console/import.html",
@@ -107,7 +103,7 @@ def template_xlsx():
 @login_required
 def check():
     """The dry run of an uploaded file; a clean one is kept for its commit."""
-    _writer()
+    auth.writer()
     file = request.files.get("file")
     org = request.form.get("org") or current_user.account.org_code
     crs = request.form.get("crs", "wgs84")
@@ -138,7 +134,7 @@ def check():
 @blp.post("/<upload>/commit")
 @login_required
 def commit(upload: str):
-    _writer()
+    auth.writer()
     try:
         upload_id = bytes.fromhex(upload)
     except ValueError:

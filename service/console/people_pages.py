@@ -16,13 +16,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from service.access import accounts, gate, tokens, users
-from service.console import auth, people, queries
+from service.console import auth, people
 from service.core import orgs
 from service.core.api import PageBlueprint
 from service.core.clock import now, zone
 from service.core.db import db
 from service.core.models import ROLES
 from service.core.settings import DEFAULT_TIMEZONE
+from service.orgs import store as org_store
 
 blp = PageBlueprint(
     "console_people",
@@ -64,7 +65,7 @@ def _page(conn, status: int = 200, errors=None, message: str | None = None, ente
         "console/people.html",
         users=people.users(conn, org),
         tokens=people.tokens(conn, org),
-        org_choices=queries.child_orgs(conn, org),
+        org_choices=org_store.subtree(conn, org),
         grantable=_grantable(),
         role_labels=ROLE_LABELS,
         me=current_user.account,
@@ -127,7 +128,7 @@ def add_user():
     if not people.may_grant(current_user.account.role, role):
         errors["role"] = "不能授予这个角色 (you may not grant this role)"
     with db.writing() as conn:
-        known = {code for code, _ in queries.child_orgs(conn, current_user.account.org_code)}
+        known = {code for code, _ in org_store.subtree(conn, current_user.account.org_code)}
         org_id = orgs.org_id(conn, org) if org in known else None  # never a malformed code
         if org_id is None:
             errors["org"] = "没有这个组织 (no such org)"

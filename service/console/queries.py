@@ -52,20 +52,6 @@ def dashboard(conn: sa.Connection, org: str, now: datetime) -> dict:
     }
 
 
-def child_orgs(conn: sa.Connection, org: str) -> list[tuple[str, str]]:
-    """(code, name) of the org and every org below it, in tree order."""
-    return [
-        (r.code, r.name)
-        for r in conn.execute(
-            sa.text(
-                "SELECT code::text AS code, name FROM orgs WHERE code <@ CAST(:org AS ltree) "
-                "ORDER BY code"
-            ),
-            {"org": org},
-        )
-    ]
-
-
 @dataclass(frozen=True)
 class SiteFilter:
     org: str

@@ -12,7 +12,7 @@ import io
 from datetime import UTC, datetime
 
 import openpyxl
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
@@ -25,6 +25,7 @@ from service.core.db import db
 from service.core.models import KINDS, STATUSES
 from service.core.params import ORG_CODE
 from service.core.settings import DEFAULT_TIMEZONE
+from service.orgs import store as org_store
 from service.sites import store
 from service.sites.schemas import SiteWriteSchema
 
@@ -73,7 +74,7 @@ def index():
     f = _filter()
     with db.reading(primary=True) as conn:
         rows, total = queries.sites(conn, f)
-        org_choices = queries.child_orgs(conn, current_user.account.org_code)
+        org_choices = org_store.subtree(conn, current_user.account.org_code)
     pages = max(1, -(-total // queries.PAGE))
     return render_template(
         "console/sites.html",
@@ -153,7 +154,7 @@ def convert():
 def _form(status: int = 200, **context):
     me = current_user.account
     with db.reading(primary=True) as conn:
-        org_choices = queries.child_orgs(conn, me.org_code)
+        org_choices = org_store.subtree(conn, me.org_code)
     context.setdefault("values", {})
     context.setdefault("errors", {})
     editor = hours_editor.editor_state(context["values"])
@@ -187,11 +188,6 @@ def _again(errors: dict, **context):
     return _form(422, values=forms.values_from(request.form), errors=errors, **context)
 
 
-def _writer() -> None:
-    if current_user.account.role not in gate.WRITERS:
-        abort(403)
-
-
 def _validated(form) -> tuple[dict | None, dict]:
     body, errors = forms.body_from(form, sorted(vocabulary.codes()))
     code = body.get("org") or current_user.account.org_code
@@ -210,7 +206,7 @@ def _validated(form) -> tuple[dict | None, dict]:
 def new():
     if request.method == "GET":
         return _form(values={"kind": "station", "datum": "gcj02", "timezone": DEFAULT_TIMEZONE})
-    _writer()
+    auth.writer()
     data, errors = _validated(request.form)
     if errors:
         return _again(errors=errors)
@@ -253,28 +249,21 @@ def _shown(value) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _mine(conn, site_id: int) -> dict:
-    state = store.snapshot(conn, site_id)
-    if state is None or not gate.principal().covers(state["org"]):
-        abort(404)
-    return state
-
-
 @blp.route("/<int:site_id>", methods=["GET", "POST"])
 @login_required
 def edit(site_id: int):
     if request.method == "GET":
         with db.reading(primary=True) as conn:
-            state = _mine(conn, site_id)
+            state = auth.subtree_site(conn, site_id)
         return _form(values=_values_of(state), site_id=site_id, saved=request.args.get("saved"))
-    _writer()
+    auth.writer()
     data, errors = _validated(request.form)
     expected = request.form.get("version", "")
     if errors or not expected.isdigit():
         return _again(errors=errors, site_id=site_id)
     me, at = current_user.account, now()
     with db.writing() as conn:
-        _mine(conn, site_id)
+        auth.subtree_site(conn, site_id)
         org_id = orgs.org_id(conn, data["org"]) if data.get("org") else None
         try:
             store.update(conn, site_id, int(expected), data, org_id, me.id, at, _days())

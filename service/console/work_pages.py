@@ -40,18 +40,11 @@ REPORT_LABELS = {"open": "待处理", "resolved": "已处理", "rejected": "不�
 UNDOABLE = ("update", "import")
 
 
-def _site(conn, site_id: int) -> dict:
-    state = store.snapshot(conn, site_id)
-    if state is None or not gate.principal().covers(state["org"]):
-        abort(404)
-    return state
-
-
 @blp.get("/sites/<int:site_id>/history")
 @login_required
 def history(site_id: int):
     with db.reading(primary=True) as conn:
-        state = _site(conn, site_id)
+        state = auth.subtree_site(conn, site_id)
         entries = store.history(conn, site_id, None, 500)[:500]
     return render_template(
         "console/history.html",
@@ -69,11 +62,10 @@ def history(site_id: int):
 @login_required
 def undo(site_id: int, entry_id: int):
     """Write back the old values of one change (a new change, itself undoable)."""
-    if current_user.account.role not in gate.WRITERS:
-        abort(403)
+    auth.writer()
     me, at = current_user.account, now()
     with db.writing() as conn:
-        _site(conn, site_id)
+        auth.subtree_site(conn, site_id)
         entry = queries.audit_entry(conn, site_id, entry_id)
         if entry is None or entry.action not in UNDOABLE:
             abort(404)
@@ -121,8 +113,7 @@ def report_list():
 @blp.post("/reports/<int:report_id>")
 @login_required
 def triage(report_id: int):
-    if current_user.account.role not in gate.WRITERS:
-        abort(403)
+    auth.writer()
     status = request.form.get("status", "")
     note = request.form.get("note", "").strip()[:500] or None
     if status not in REPORT_STATUSES:
